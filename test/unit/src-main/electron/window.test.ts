@@ -1,0 +1,151 @@
+/**
+ * The window factory and session policy, with `electron` replaced by a recording stub (the binary cannot
+ * run here). What is asserted is what we hand to Electron, which is exactly what decides the sandbox.
+ */
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const created: { options: Record<string, unknown>; url?: string }[] = [];
+const openExternal = vi.fn();
+
+vi.mock('electron', () => {
+  class BrowserWindow {
+    private readonly record: { options: Record<string, unknown>; url?: string };
+    constructor(options: Record<string, unknown>) {
+      this.record = { options };
+      created.push(this.record);
+    }
+    once(): void {}
+    show(): void {}
+    loadURL(url: string): Promise<void> {
+      this.record.url = url;
+      return Promise.resolve();
+    }
+  }
+  return { BrowserWindow, shell: { openExternal } };
+});
+
+const { createMainWindow, hardenWebContents, installSessionSecurity, isOwnUrl, mainWindowOptions } =
+  await import('../../../../src-main/electron/window');
+
+const RENDERER = 'app://renderer/index.html';
+
+type Handler = (...args: never[]) => unknown;
+
+function fakeSession() {
+  const handlers: Record<string, Handler> = {};
+  const session = {
+    webRequest: { onHeadersReceived: (fn: Handler) => (handlers.headers = fn) },
+    setPermissionRequestHandler: (fn: Handler) => (handlers.request = fn),
+    setPermissionCheckHandler: (fn: Handler) => (handlers.check = fn),
+  };
+  return { session, handlers };
+}
+
+beforeEach(() => {
+  created.length = 0;
+  openExternal.mockReset();
+});
+
+describe('main window', () => {
+  it('is created with context isolation, the sandbox, no Node integration and our preload', () => {
+    createMainWindow({ preloadPath: '/app/out/preload/index.cjs', rendererUrl: RENDERER });
+    expect(created).toHaveLength(1);
+    const { options, url } = created[0]!;
+    expect(url).toBe(RENDERER);
+    expect(options.webPreferences).toEqual(
+      expect.objectContaining({
+        preload: '/app/out/preload/index.cjs',
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        webviewTag: false,
+      }),
+    );
+    expect(mainWindowOptions({ preloadPath: 'p', rendererUrl: RENDERER }).show).toBe(false);
+  });
+
+  it('knows its own origin and nothing else', () => {
+    expect(isOwnUrl('app://renderer/index.html#x', RENDERER)).toBe(true);
+    expect(isOwnUrl('app://other/index.html', RENDERER)).toBe(false);
+    expect(isOwnUrl('https://example.com', RENDERER)).toBe(false);
+    expect(isOwnUrl('not a url', RENDERER)).toBe(false);
+  });
+});
+
+describe('session security', () => {
+  it('adds the strict CSP header to our pages only', () => {
+    const { session, handlers } = fakeSession();
+    installSessionSecurity(session as never, RENDERER);
+    const respond = (url: string) => {
+      let headers: Record<string, string[]> = {};
+      (handlers.headers as (d: unknown, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void)(
+        { url, responseHeaders: { 'X-Test': ['1'] } },
+        (r) => (headers = r.responseHeaders),
+      );
+      return headers;
+    };
+    const own = respond('app://renderer/assets/index.js');
+    expect(own['X-Test']).toEqual(['1']);
+    const csp = own['Content-Security-Policy']?.[0] ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(respond('https://example.com/')['Content-Security-Policy']).toBeUndefined();
+  });
+
+  it('grants microphone and camera to our own page, and nothing else to anyone', () => {
+    const { session, handlers } = fakeSession();
+    installSessionSecurity(session as never, RENDERER);
+    const ask = (permission: string, requestingUrl: string, mediaTypes?: string[]) => {
+      let granted: boolean | undefined;
+      (handlers.request as (...a: unknown[]) => void)(
+        { getURL: () => requestingUrl },
+        permission,
+        (ok: boolean) => (granted = ok),
+        { requestingUrl, ...(mediaTypes ? { mediaTypes } : {}) },
+      );
+      return granted;
+    };
+    expect(ask('media', RENDERER, ['audio'])).toBe(true);
+    expect(ask('media', RENDERER, ['audio', 'video'])).toBe(true);
+    expect(ask('media', 'https://evil.example/', ['audio'])).toBe(false);
+    for (const other of ['notifications', 'geolocation', 'clipboard-read', 'display-capture', 'openExternal']) {
+      expect(ask(other, RENDERER), other).toBe(false);
+    }
+    const check = handlers.check as (...a: unknown[]) => boolean;
+    expect(check(null, 'media', 'app://renderer')).toBe(true);
+    expect(check(null, 'media', 'https://evil.example')).toBe(false);
+    expect(check(null, 'geolocation', 'app://renderer')).toBe(false);
+  });
+
+  it('denies navigation away, pop-ups and webviews; https links go to the system browser', () => {
+    const listeners: Record<string, Handler> = {};
+    let openHandler: ((d: { url: string }) => { action: string }) | undefined;
+    const contents = {
+      on: (name: string, fn: Handler) => (listeners[name] = fn),
+      setWindowOpenHandler: (fn: typeof openHandler) => (openHandler = fn),
+    };
+    hardenWebContents(contents as never, RENDERER);
+    const navigate = (name: string, url: string) => {
+      const event = { preventDefault: vi.fn() };
+      (listeners[name] as (e: unknown, u: string) => void)(event, url);
+      return event.preventDefault.mock.calls.length > 0;
+    };
+    expect(navigate('will-navigate', 'https://evil.example/')).toBe(true);
+    expect(navigate('will-navigate', 'file:///etc/passwd')).toBe(true);
+    expect(navigate('will-navigate', 'app://renderer/index.html')).toBe(false);
+    expect(navigate('will-redirect', 'https://evil.example/')).toBe(true);
+    expect(navigate('will-attach-webview', 'app://renderer/')).toBe(true);
+
+    expect(openHandler?.({ url: 'https://example.com/help' })).toEqual({ action: 'deny' });
+    expect(openExternal).toHaveBeenCalledWith('https://example.com/help');
+    expect(openHandler?.({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
+    expect(openHandler?.({ url: 'javascript:alert(1)' })).toEqual({ action: 'deny' });
+    expect(openExternal).toHaveBeenCalledTimes(1);
+  });
+});
