@@ -27,6 +27,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Real third-party programs as oracles and peers (tshark today; sipp later). Needs root for captures.
+          name: 'interop',
+          environment: 'node',
+          include: ['test/interop/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           environment: 'node',
           include: ['test/e2e/**/*.test.ts'],
