@@ -272,10 +272,13 @@ export const body: fc.Arbitrary<W.Body> = fc.oneof(
     method: fc.constant('probe_ans' as const),
     value: fc.record({
       probeInfo: fc.array(
-        fc.record({
-          type: fc.constantFrom('responsible_set' as const, 'num_resources' as const, 'uptime' as const),
-          value: u32,
-        }),
+        fc.oneof(
+          fc.record({
+            type: fc.constantFrom('responsible_set' as const, 'num_resources' as const, 'uptime' as const),
+            value: u32,
+          }),
+          fc.record({ type: fc.constant('unknown' as const), code: fc.integer({ min: 4, max: 255 }), data: bytes(8) }),
+        ),
         { maxLength: 3 },
       ),
     }),

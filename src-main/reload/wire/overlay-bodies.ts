@@ -38,11 +38,11 @@ export interface ProbeReq {
   requestedInfo: number[];
 }
 
-export interface ProbeInformation {
-  type: ProbeInformationType;
+export type ProbeInformation =
   /** responsible_ppb, num_resources or uptime (seconds). */
-  value: number;
-}
+  | { type: ProbeInformationType; value: number }
+  /** A type this implementation does not know (e.g. exp-probe); skipped via its length, kept verbatim. */
+  | { type: 'unknown'; code: number; data: Uint8Array };
 
 export interface ProbeAns {
   probeInfo: ProbeInformation[];
@@ -129,11 +129,12 @@ export function writeProbeReq(w: Writer, p: ProbeReq): void {
 
 export function readProbeAns(r: Reader): ProbeAns {
   return {
-    probeInfo: r.list(2, 0, 0xffff, 'probe_info', (inner) => {
+    probeInfo: r.list(2, 0, 0xffff, 'probe_info', (inner): ProbeInformation => {
       const at = inner.pos;
       const code = inner.u8('type');
+      if (code === 0) throw inner.fail('invalid ProbeInformationType 0', 'type', at);
       const type = PROBE_TYPES[code];
-      if (!type) throw inner.fail(`unknown ProbeInformationType ${code}`, 'type', at);
+      if (!type) return { type: 'unknown', code, data: inner.opaque(1, 0, 255, 'data') };
       const len = inner.u8('length');
       if (len !== 4) throw inner.fail(`${type} length must be 4, not ${len}`, 'length', at + 1);
       return { type, value: inner.u32(type) };
@@ -143,6 +144,12 @@ export function readProbeAns(r: Reader): ProbeAns {
 
 export function writeProbeAns(w: Writer, p: ProbeAns): void {
   w.list(2, 0, 0xffff, 'probe_info', p.probeInfo, (inner, info) => {
+    if (info.type === 'unknown') {
+      if (info.code < 4 || info.code > 255) throw inner.fail('unknown ProbeInformationType must be 4..255', 'type');
+      inner.u8(info.code);
+      inner.opaque(1, 0, 255, info.data, 'data');
+      return;
+    }
     const code = PROBE_TYPES.indexOf(info.type);
     if (code < 1) throw inner.fail(`unknown ProbeInformationType ${String(info.type)}`, 'type');
     inner.u8(code);
