@@ -36,11 +36,28 @@ export const REGISTERED_DATA_MODELS: ReadonlyMap<number, DataModel> = new Map<nu
   [0x104, 'dictionary'], // REDIR (RFC 7374)
 ]);
 
+/** A decode context whose numbers make no sense (they come from configuration). */
+export class DecodeContextError extends RangeError {
+  constructor(field: string, value: unknown, range: string) {
+    super(`${field} must be ${range} (got ${String(value)})`);
+    this.name = 'DecodeContextError';
+  }
+}
+
 export function decodeContext(overrides: Partial<DecodeContext> = {}): DecodeContext {
-  return {
+  const ctx: DecodeContext = {
     ...DEFAULT_LIMITS,
     nodeIdLength: 16,
     dataModelOf: (kind) => REGISTERED_DATA_MODELS.get(kind),
     ...overrides,
   };
+  const int = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
+  if (!int(ctx.nodeIdLength, 16, 20))
+    throw new DecodeContextError('nodeIdLength', ctx.nodeIdLength, '16..20 (node-id-length)');
+  if (!int(ctx.maxMessageSize, 38, 0xffffffff))
+    throw new DecodeContextError('maxMessageSize', ctx.maxMessageSize, '38..2^32-1');
+  if (!int(ctx.maxListEntries, 1, 1 << 24))
+    throw new DecodeContextError('maxListEntries', ctx.maxListEntries, '1..2^24');
+  if (!int(ctx.maxDepth, 1, 64)) throw new DecodeContextError('maxDepth', ctx.maxDepth, '1..64');
+  return ctx;
 }

@@ -193,11 +193,14 @@ export class Reader {
       const outer = this.enter(this.length(width, min, max), field);
       while (this.pos < this.end) {
         if (out.length >= this.ctx.maxListEntries) throw this.fail(`more than ${this.ctx.maxListEntries} entries`);
+        const before = this.pos;
         try {
           out.push(fn(this));
         } catch (error) {
           throw label(error, `[${out.length}]`);
         }
+        // An element that consumes nothing would loop forever on hostile input.
+        if (this.pos === before) throw this.fail(`entry [${out.length - 1}] consumed no bytes`);
       }
       this.exit(outer);
     } catch (error) {

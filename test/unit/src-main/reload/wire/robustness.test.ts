@@ -116,6 +116,8 @@ describe('decoder robustness', () => {
       /more than 4 entries/,
     );
     expect(() => W.decodeBody(W.MessageCode.find_req, many, W.decodeContext({ maxListEntries: 5 }))).not.toThrow();
+    expect(() => W.decodeContext({ nodeIdLength: 0 })).toThrow(W.DecodeContextError);
+    expect(() => W.decodeContext({ maxDepth: 0 })).toThrow(/maxDepth must be 1\.\.64/);
     const node20 = W.decodeContext({ nodeIdLength: 20 });
     expect(() => W.decodeMessage(bytes, node20)).toThrow(/node destination must be 20 bytes/);
   });
