@@ -1,3 +1,5 @@
 /** The public face of the RELOAD protocol (RFC 6940). The SIP usage and the app import only this file. */
 export * from './wire';
 export * from './crypto';
+export * from './identity';
+export * from './config';

@@ -1,0 +1,56 @@
+/** A complete test overlay: CA, a signer identity issued by it, and a signed configuration document. */
+import { createSigner, type Signer } from '../../src-main/reload/crypto';
+import { defaultKinds, type NewConfiguration } from '../../src-main/reload/config';
+import {
+  createCertificateAuthority,
+  generateIdentityKeys,
+  issueCertificate,
+  type CertificateAuthority,
+  type KeyAlgorithm,
+} from '../../src-main/reload/identity';
+
+export const OVERLAY = 'overlay.example.org';
+
+export interface TestOverlay {
+  ca: CertificateAuthority;
+  signer: Signer;
+  signerNodeId: Uint8Array;
+  input: NewConfiguration;
+}
+
+export async function makeOverlay(algorithm: KeyAlgorithm = 'ecdsa', overlay = OVERLAY): Promise<TestOverlay> {
+  const ca = await createCertificateAuthority(await generateIdentityKeys(algorithm), overlay, 365);
+  const keys = await generateIdentityKeys(algorithm);
+  const signerNodeId = Uint8Array.from({ length: 16 }, (_, i) => 0xc0 + i);
+  const { der } = await issueCertificate({ ca, publicKey: keys.webcrypto.publicKey, userName: `admin@${overlay}`, nodeIds: [signerNodeId], overlay, validDays: 30 });
+  const signer = createSigner({ privateKey: keys.privateKey, certificate: der });
+  const input: NewConfiguration = {
+    instanceName: overlay,
+    sequence: 1,
+    expiration: new Date(Date.now() + 30 * 86_400_000),
+    topologyPlugin: 'CHORD-RELOAD',
+    nodeIdLength: 16,
+    rootCerts: [ca.certificate],
+    enrollmentServers: [`https://${overlay}:6084/enroll`],
+    selfSignedPermitted: false,
+    selfSignedDigest: 'sha1',
+    bootstrapNodes: [{ address: '127.0.0.1', port: 6084 }, { address: '::1', port: 7000 }],
+    turnDensity: 1,
+    clientsPermitted: true,
+    noIce: false,
+    chord: { updateInterval: 600, pingInterval: 3600, reactive: true },
+    maxMessageSize: 5000,
+    initialTtl: 100,
+    overlayReliabilityTimer: 3000,
+    overlayLinkProtocols: ['TLS'],
+    kindSigners: [signerNodeId],
+    configurationSigners: [signerNodeId],
+    badNodes: [],
+    mandatoryExtensions: [],
+    kinds: [
+      { ...defaultKinds()[0]!, sipDomainRestriction: { enabled: true, patterns: ['.*@example\\.org'] } },
+      ...defaultKinds().slice(1),
+    ],
+  };
+  return { ca, signer, signerNodeId, input };
+}
