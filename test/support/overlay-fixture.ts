@@ -22,7 +22,14 @@ export async function makeOverlay(algorithm: KeyAlgorithm = 'ecdsa', overlay = O
   const ca = await createCertificateAuthority(await generateIdentityKeys(algorithm), overlay, 365);
   const keys = await generateIdentityKeys(algorithm);
   const signerNodeId = Uint8Array.from({ length: 16 }, (_, i) => 0xc0 + i);
-  const { der } = await issueCertificate({ ca, publicKey: keys.webcrypto.publicKey, userName: `admin@${overlay}`, nodeIds: [signerNodeId], overlay, validDays: 30 });
+  const { der } = await issueCertificate({
+    ca,
+    publicKey: keys.webcrypto.publicKey,
+    userName: `admin@${overlay}`,
+    nodeIds: [signerNodeId],
+    overlay,
+    validDays: 30,
+  });
   const signer = createSigner({ privateKey: keys.privateKey, certificate: der });
   const input: NewConfiguration = {
     instanceName: overlay,
@@ -34,7 +41,10 @@ export async function makeOverlay(algorithm: KeyAlgorithm = 'ecdsa', overlay = O
     enrollmentServers: [`https://${overlay}:6084/enroll`],
     selfSignedPermitted: false,
     selfSignedDigest: 'sha1',
-    bootstrapNodes: [{ address: '127.0.0.1', port: 6084 }, { address: '::1', port: 7000 }],
+    bootstrapNodes: [
+      { address: '127.0.0.1', port: 6084 },
+      { address: '::1', port: 7000 },
+    ],
     turnDensity: 1,
     clientsPermitted: true,
     noIce: false,

@@ -5,11 +5,7 @@
  * by one of its kind-signers.
  */
 import { TrustPolicy } from '../identity';
-import {
-  ConfigurationExpiredError,
-  OverlayNameMismatchError,
-  StaleConfigurationError,
-} from './errors';
+import { ConfigurationExpiredError, OverlayNameMismatchError, StaleConfigurationError } from './errors';
 import type { OverlayConfiguration } from './model';
 import { parseConfigurationDocument } from './parse';
 import { verifyText } from './signature';
@@ -38,7 +34,10 @@ export function acceptConfigurationDocument(source: string, options: AcceptOptio
   for (const [i, candidate] of configurations.entries()) {
     const field = `configuration[${i + 1}]`;
     if (candidate.instanceName !== options.overlayName.toLowerCase()) {
-      throw new OverlayNameMismatchError(`instance-name "${candidate.instanceName}" is not the overlay "${options.overlayName}"`, `${field}/@instance-name`);
+      throw new OverlayNameMismatchError(
+        `instance-name "${candidate.instanceName}" is not the overlay "${options.overlayName}"`,
+        `${field}/@instance-name`,
+      );
     }
     if (candidate.expiration && candidate.expiration <= now) {
       throw new ConfigurationExpiredError(`expired at ${candidate.expiration.toISOString()}`, `${field}/@expiration`);
@@ -46,13 +45,30 @@ export function acceptConfigurationDocument(source: string, options: AcceptOptio
     if (previous && candidate.sequence <= previous.sequence) {
       // A document may repeat the configuration we already hold before the newer ones.
       if (options.current && candidate.xml === options.current.xml) continue;
-      throw new StaleConfigurationError(`sequence ${candidate.sequence} is not newer than ${previous.sequence}`, `${field}/@sequence`);
+      throw new StaleConfigurationError(
+        `sequence ${candidate.sequence} is not newer than ${previous.sequence}`,
+        `${field}/@sequence`,
+      );
     }
     const signerSource = previous ?? candidate;
-    verifyText(candidate.xml, candidate.signature, trustPolicyOf(signerSource), signerSource.configurationSigners, `${field}/signature`, now);
+    verifyText(
+      candidate.xml,
+      candidate.signature,
+      trustPolicyOf(signerSource),
+      signerSource.configurationSigners,
+      `${field}/signature`,
+      now,
+    );
     const policy = trustPolicyOf(candidate);
     candidate.kinds.forEach((kind, k) =>
-      verifyText(kind.xml, kind.signature, policy, candidate.kindSigners, `${field}/required-kinds/kind-block[${k + 1}]/kind-signature`, now),
+      verifyText(
+        kind.xml,
+        kind.signature,
+        policy,
+        candidate.kindSigners,
+        `${field}/required-kinds/kind-block[${k + 1}]/kind-signature`,
+        now,
+      ),
     );
     previous = candidate;
   }

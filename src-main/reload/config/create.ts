@@ -6,7 +6,11 @@ import { signText } from './signature';
 
 export type NewConfiguration = Omit<ConfigurationInput, 'kinds'> & { kinds: KindInput[] };
 
-export function signedConfiguration(input: NewConfiguration, kindSigner: Signer, configurationSigner: Signer): { xml: string; signature: string } {
+export function signedConfiguration(
+  input: NewConfiguration,
+  kindSigner: Signer,
+  configurationSigner: Signer,
+): { xml: string; signature: string } {
   const kinds = input.kinds.map((k) => {
     const xml = kindXml(k);
     return { xml, signature: signText(xml, kindSigner) };
@@ -15,17 +19,50 @@ export function signedConfiguration(input: NewConfiguration, kindSigner: Signer,
   return { xml, signature: signText(xml, configurationSigner) };
 }
 
-export function signedConfigurationDocument(input: NewConfiguration, kindSigner: Signer, configurationSigner: Signer): string {
+export function signedConfigurationDocument(
+  input: NewConfiguration,
+  kindSigner: Signer,
+  configurationSigner: Signer,
+): string {
   return configurationDocument([signedConfiguration(input, kindSigner, configurationSigner)]);
 }
 
 /** The defaults `overlay init` starts from (RFC 6940 defaults; the kinds a softphone overlay needs). */
 export function defaultKinds(): KindInput[] {
   return [
-    { id: 0x1, name: 'SIP-REGISTRATION', maxCount: 10, maxSize: 1000, dataModel: 'DICTIONARY', accessControl: 'USER-NODE-MATCH' },
-    { id: 0x3, name: 'CERTIFICATE_BY_NODE', maxCount: 4, maxSize: 4000, dataModel: 'ARRAY', accessControl: 'NODE-MATCH' },
-    { id: 0x10, name: 'CERTIFICATE_BY_USER', maxCount: 4, maxSize: 4000, dataModel: 'ARRAY', accessControl: 'USER-MATCH' },
-    { id: 0x2, name: 'TURN-SERVICE', maxCount: 20, maxSize: 100, dataModel: 'SINGLE', accessControl: 'NODE-MULTIPLE', maxNodeMultiple: 20 },
+    {
+      id: 0x1,
+      name: 'SIP-REGISTRATION',
+      maxCount: 10,
+      maxSize: 1000,
+      dataModel: 'DICTIONARY',
+      accessControl: 'USER-NODE-MATCH',
+    },
+    {
+      id: 0x3,
+      name: 'CERTIFICATE_BY_NODE',
+      maxCount: 4,
+      maxSize: 4000,
+      dataModel: 'ARRAY',
+      accessControl: 'NODE-MATCH',
+    },
+    {
+      id: 0x10,
+      name: 'CERTIFICATE_BY_USER',
+      maxCount: 4,
+      maxSize: 4000,
+      dataModel: 'ARRAY',
+      accessControl: 'USER-MATCH',
+    },
+    {
+      id: 0x2,
+      name: 'TURN-SERVICE',
+      maxCount: 20,
+      maxSize: 100,
+      dataModel: 'SINGLE',
+      accessControl: 'NODE-MULTIPLE',
+      maxNodeMultiple: 20,
+    },
   ];
 }
 

@@ -6,3 +6,4 @@ export * from './parse';
 export * from './serialize';
 export * from './signature';
 export * from './create';
+export * from './fetch';

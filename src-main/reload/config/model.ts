@@ -64,7 +64,9 @@ export interface OverlayConfiguration {
 }
 
 /** The Kinds IANA registered, with the data model and policy every member must use. */
-export const IANA_KINDS: Readonly<Record<string, { id: number; dataModel: DataModelName; accessControl: AccessControl }>> = {
+export const IANA_KINDS: Readonly<
+  Record<string, { id: number; dataModel: DataModelName; accessControl: AccessControl }>
+> = {
   'SIP-REGISTRATION': { id: 0x1, dataModel: 'DICTIONARY', accessControl: 'USER-NODE-MATCH' },
   'TURN-SERVICE': { id: 0x2, dataModel: 'SINGLE', accessControl: 'NODE-MULTIPLE' },
   CERTIFICATE_BY_NODE: { id: 0x3, dataModel: 'ARRAY', accessControl: 'NODE-MATCH' },

@@ -8,11 +8,7 @@
 import { isIP } from 'node:net';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { fromHex } from '../wire';
-import {
-  ConfigurationFormatError,
-  ConfigurationNamespaceError,
-  UnsupportedMandatoryExtensionError,
-} from './errors';
+import { ConfigurationFormatError, ConfigurationNamespaceError, UnsupportedMandatoryExtensionError } from './errors';
 import {
   CHORD_NS,
   CONFIG_DEFAULTS,
@@ -66,13 +62,17 @@ function base64(value: string, field: string): Uint8Array {
 
 function nodeIdHex(value: string, field: string, length: number): Uint8Array {
   const hex = value.replace(/^0x/i, '');
-  if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== length * 2) fail(field, `"${value}" is not a ${length}-byte hex Node-ID`);
+  if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== length * 2)
+    fail(field, `"${value}" is not a ${length}-byte hex Node-ID`);
   return fromHex(hex);
 }
 
 /** The exact source text of each element with this local name, in document order. */
 function rawElements(source: string, localName: string): string[] {
-  const re = new RegExp(`<((?:[A-Za-z_][\\w.-]*:)?)${localName}(?=[\\s/>])(?:[^>]*?/>|[\\s\\S]*?</\\1${localName}\\s*>)`, 'g');
+  const re = new RegExp(
+    `<((?:[A-Za-z_][\\w.-]*:)?)${localName}(?=[\\s/>])(?:[^>]*?/>|[\\s\\S]*?</\\1${localName}\\s*>)`,
+    'g',
+  );
   return [...source.matchAll(re)].map((m) => m[0]);
 }
 
@@ -90,7 +90,8 @@ export function parseConfigurationDocument(source: string): OverlayConfiguration
     // xmldom throws its own ParseError on fatal errors.
     return fail('overlay', `not well-formed XML: ${(error as Error).message}`);
   }
-  if (problems.length > 0 || !doc.documentElement) fail('overlay', `not well-formed XML: ${problems[0] ?? 'no root element'}`);
+  if (problems.length > 0 || !doc.documentElement)
+    fail('overlay', `not well-formed XML: ${problems[0] ?? 'no root element'}`);
   const root = doc.documentElement as Element;
   if (root.localName !== 'overlay' || root.namespaceURI !== CONFIG_NS) {
     throw new ConfigurationNamespaceError(
@@ -117,7 +118,8 @@ export function parseConfigurationDocument(source: string): OverlayConfiguration
     }
   }
   if (configurations.length === 0) fail('overlay', 'contains no <configuration>');
-  if (raws.length !== configurations.length) fail('configuration', 'element text and structure disagree (comment or CDATA?)');
+  if (raws.length !== configurations.length)
+    fail('configuration', 'element text and structure disagree (comment or CDATA?)');
   return configurations;
 }
 
@@ -128,7 +130,8 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     fail('configuration/@instance-name', `"${instanceName}" is not a DNS name`);
   }
   const sequenceAttr = el.getAttribute('sequence');
-  const sequence = sequenceAttr === null || sequenceAttr === '' ? 0 : integer(sequenceAttr, 'configuration/@sequence', 0, 65534);
+  const sequence =
+    sequenceAttr === null || sequenceAttr === '' ? 0 : integer(sequenceAttr, 'configuration/@sequence', 0, 65534);
   const expirationAttr = el.getAttribute('expiration');
   let expiration: Date | undefined;
   if (expirationAttr) {
@@ -136,7 +139,8 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       fail('configuration/@expiration', `"${expirationAttr}" is not an RFC 3339 date-time`);
     }
     expiration = new Date(expirationAttr);
-    if (Number.isNaN(expiration.getTime())) fail('configuration/@expiration', `"${expirationAttr}" is not a valid time`);
+    if (Number.isNaN(expiration.getTime()))
+      fail('configuration/@expiration', `"${expirationAttr}" is not a valid time`);
   }
 
   const singles = new Map<string, Element>();
@@ -186,16 +190,22 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
   const single = (name: string) => singles.get(name);
   const list = (name: string) => lists.get(name) ?? [];
 
-  const nodeIdLength = single('node-id-length') ? integer(text(single('node-id-length')!), at('node-id-length'), 16, 20) : CONFIG_DEFAULTS.nodeIdLength;
+  const nodeIdLength = single('node-id-length')
+    ? integer(text(single('node-id-length')!), at('node-id-length'), 16, 20)
+    : CONFIG_DEFAULTS.nodeIdLength;
   const mandatoryExtensions = list('mandatory-extension').map((e) => text(e));
   for (const ns of mandatoryExtensions) {
     if (!SUPPORTED_EXTENSIONS.has(ns)) {
-      throw new UnsupportedMandatoryExtensionError(`this implementation does not support the extension ${ns}`, at('mandatory-extension'));
+      throw new UnsupportedMandatoryExtensionError(
+        `this implementation does not support the extension ${ns}`,
+        at('mandatory-extension'),
+      );
     }
   }
   const selfSigned = single('self-signed-permitted');
   const digest = selfSigned?.getAttribute('digest') || CONFIG_DEFAULTS.selfSignedDigest;
-  if (digest !== 'sha1' && digest !== 'sha256') fail(at('self-signed-permitted/@digest'), `"${digest}" is not sha1 or sha256`);
+  if (digest !== 'sha1' && digest !== 'sha256')
+    fail(at('self-signed-permitted/@digest'), `"${digest}" is not sha1 or sha256`);
 
   const enrollmentServers = list('enrollment-server').map((e) => {
     const url = text(e);
@@ -237,21 +247,29 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     selfSignedPermitted: selfSigned ? boolean(text(selfSigned), at('self-signed-permitted')) : false,
     selfSignedDigest: digest as 'sha1' | 'sha256',
     bootstrapNodes,
-    turnDensity: single('turn-density') ? integer(text(single('turn-density')!), at('turn-density'), 0, 255) : CONFIG_DEFAULTS.turnDensity,
-    clientsPermitted: single('clients-permitted') ? boolean(text(single('clients-permitted')!), at('clients-permitted')) : true,
+    turnDensity: single('turn-density')
+      ? integer(text(single('turn-density')!), at('turn-density'), 0, 255)
+      : CONFIG_DEFAULTS.turnDensity,
+    clientsPermitted: single('clients-permitted')
+      ? boolean(text(single('clients-permitted')!), at('clients-permitted'))
+      : true,
     noIce: single('no-ice') ? boolean(text(single('no-ice')!), at('no-ice')) : false,
     chord,
     ...(single('shared-secret') ? { sharedSecret: text(single('shared-secret')!) } : {}),
     maxMessageSize: single('max-message-size')
       ? integer(text(single('max-message-size')!), at('max-message-size'), 38, 0xffffffff)
       : CONFIG_DEFAULTS.maxMessageSize,
-    initialTtl: single('initial-ttl') ? integer(text(single('initial-ttl')!), at('initial-ttl'), 1, 255) : CONFIG_DEFAULTS.initialTtl,
+    initialTtl: single('initial-ttl')
+      ? integer(text(single('initial-ttl')!), at('initial-ttl'), 1, 255)
+      : CONFIG_DEFAULTS.initialTtl,
     overlayReliabilityTimer,
     overlayLinkProtocols: list('overlay-link-protocol').length
       ? list('overlay-link-protocol').map((e) => text(e))
       : [...CONFIG_DEFAULTS.overlayLinkProtocols],
     kindSigners: list('kind-signer').map((e) => nodeIdHex(text(e), at('kind-signer'), nodeIdLength)),
-    configurationSigners: list('configuration-signer').map((e) => nodeIdHex(text(e), at('configuration-signer'), nodeIdLength)),
+    configurationSigners: list('configuration-signer').map((e) =>
+      nodeIdHex(text(e), at('configuration-signer'), nodeIdLength),
+    ),
     badNodes: list('bad-node').map((e) => nodeIdHex(text(e), at('bad-node'), nodeIdLength)),
     mandatoryExtensions,
     kinds,
@@ -268,7 +286,8 @@ function parseKinds(requiredKinds: Element, configurationXml: string): KindDefin
   const kinds: KindDefinition[] = [];
   for (const block of elements(requiredKinds)) {
     const field = `required-kinds/kind-block[${kinds.length + 1}]`;
-    if (block.namespaceURI !== CONFIG_NS || block.localName !== 'kind-block') fail(`required-kinds/${block.localName}`, 'only <kind-block> elements belong here');
+    if (block.namespaceURI !== CONFIG_NS || block.localName !== 'kind-block')
+      fail(`required-kinds/${block.localName}`, 'only <kind-block> elements belong here');
     const parts = elements(block).filter((e) => e.namespaceURI === CONFIG_NS);
     const kindEl = parts.find((e) => e.localName === 'kind');
     const signatureEl = parts.find((e) => e.localName === 'kind-signature');
@@ -324,13 +343,17 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
   }
   const need = (k: string) => values.get(k) ?? fail(`${field}/${k}`, 'is required');
   const dataModel = need('data-model') as DataModelName;
-  if (!DATA_MODELS.includes(dataModel)) fail(`${field}/data-model`, `"${dataModel}" is not SINGLE, ARRAY or DICTIONARY`);
+  if (!DATA_MODELS.includes(dataModel))
+    fail(`${field}/data-model`, `"${dataModel}" is not SINGLE, ARRAY or DICTIONARY`);
   const accessControl = need('access-control') as AccessControl;
   if (!POLICIES.includes(accessControl)) fail(`${field}/access-control`, `"${accessControl}" is not a known policy`);
   if (name !== undefined) {
     const iana = IANA_KINDS[name]!;
     if (dataModel !== iana.dataModel || accessControl !== iana.accessControl) {
-      fail(field, `${name} is registered as ${iana.dataModel}/${iana.accessControl}, not ${dataModel}/${accessControl}`);
+      fail(
+        field,
+        `${name} is registered as ${iana.dataModel}/${iana.accessControl}, not ${dataModel}/${accessControl}`,
+      );
     }
   }
   const kind: KindDefinition = {
@@ -348,7 +371,8 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
     fail(`${field}/max-node-multiple`, 'only belongs to NODE-MULTIPLE kinds');
   }
   if (sipDomainRestriction) {
-    if (id !== IANA_KINDS['SIP-REGISTRATION']!.id) fail(`${field}/sip:domain-restriction`, 'only applies to SIP-REGISTRATION');
+    if (id !== IANA_KINDS['SIP-REGISTRATION']!.id)
+      fail(`${field}/sip:domain-restriction`, 'only applies to SIP-REGISTRATION');
     kind.sipDomainRestriction = sipDomainRestriction;
   }
   return kind;

@@ -4,7 +4,14 @@
  * except the elements operators expect to read (topology, node-id-length, limits).
  */
 import { toHex } from '../wire';
-import { CHORD_NS, CONFIG_NS, SIP_NS, type BootstrapNode, type KindDefinition, type OverlayConfiguration } from './model';
+import {
+  CHORD_NS,
+  CONFIG_NS,
+  SIP_NS,
+  type BootstrapNode,
+  type KindDefinition,
+  type OverlayConfiguration,
+} from './model';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
@@ -20,7 +27,8 @@ export function kindXml(kind: KindInput): string {
     `        <data-model>${kind.dataModel}</data-model>`,
     `        <access-control>${kind.accessControl}</access-control>`,
   ];
-  if (kind.maxNodeMultiple !== undefined) lines.push(`        <max-node-multiple>${kind.maxNodeMultiple}</max-node-multiple>`);
+  if (kind.maxNodeMultiple !== undefined)
+    lines.push(`        <max-node-multiple>${kind.maxNodeMultiple}</max-node-multiple>`);
   if (kind.sipDomainRestriction) {
     const d = kind.sipDomainRestriction;
     lines.push(
@@ -49,7 +57,8 @@ export function configurationXml(c: ConfigurationInput): string {
     ...c.rootCerts.map((r) => el('root-cert', b64(r))),
     ...c.enrollmentServers.map((u) => el('enrollment-server', u)),
   ];
-  if (c.selfSignedPermitted) lines.push(`  <self-signed-permitted digest="${c.selfSignedDigest}">true</self-signed-permitted>`);
+  if (c.selfSignedPermitted)
+    lines.push(`  <self-signed-permitted digest="${c.selfSignedDigest}">true</self-signed-permitted>`);
   lines.push(
     ...c.bootstrapNodes.map((b: BootstrapNode) => `  <bootstrap-node address="${esc(b.address)}" port="${b.port}"/>`),
     el('turn-density', c.turnDensity),

@@ -55,11 +55,15 @@ export function verifyText(
   const bytes = new Uint8Array(Buffer.from(signatureB64, 'base64'));
   let block;
   try {
-    const r = new Reader(bytes, decodeContext({ maxMessageSize: bytes.length + 38, nodeIdLength: policy.settings.nodeIdLength }));
+    const r = new Reader(
+      bytes,
+      decodeContext({ maxMessageSize: bytes.length + 38, nodeIdLength: policy.settings.nodeIdLength }),
+    );
     block = readSecurityBlock(r);
     r.done('SecurityBlock');
   } catch (error) {
-    if (error instanceof ReloadDecodeError) throw new ConfigurationSignatureError(`signature is not a SecurityBlock: ${error.message}`, field);
+    if (error instanceof ReloadDecodeError)
+      throw new ConfigurationSignatureError(`signature is not a SecurityBlock: ${error.message}`, field);
     throw error;
   }
   const nodeIdsOf = (der: Uint8Array) => {
@@ -75,7 +79,8 @@ export function verifyText(
   try {
     identity = policy.validate(found.certificate, now);
   } catch (error) {
-    if (error instanceof CertificateRejectedError) throw new ConfigurationSignatureError(`signer certificate refused: ${error.message}`, field);
+    if (error instanceof CertificateRejectedError)
+      throw new ConfigurationSignatureError(`signer certificate refused: ${error.message}`, field);
     throw error;
   }
   const signerIds = found.nodeId ? [found.nodeId] : identity.nodeIds;

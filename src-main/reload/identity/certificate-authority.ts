@@ -63,7 +63,8 @@ export async function readCsr(der: Uint8Array): Promise<CsrInfo> {
       : algorithmName === 'ECDSA' && (csr.publicKey.algorithm as { namedCurve?: string }).namedCurve === 'P-256'
         ? 'ecdsa'
         : undefined;
-  if (!algorithm) throw new CsrRejectedError('key-type', `the CSR key must be RSA or ECDSA P-256, not ${algorithmName ?? 'unknown'}`);
+  if (!algorithm)
+    throw new CsrRejectedError('key-type', `the CSR key must be RSA or ECDSA P-256, not ${algorithmName ?? 'unknown'}`);
   const userNames = csr.extensions
     .filter((e) => e.type === '2.5.29.17') // subjectAltName
     .flatMap((e) => new x509.SubjectAlternativeNameExtension(e.rawData).names.toJSON())
@@ -72,7 +73,11 @@ export async function readCsr(der: Uint8Array): Promise<CsrInfo> {
   return { publicKey: csr.publicKey, userNames, algorithm };
 }
 
-export async function createCertificateAuthority(keys: IdentityKeys, overlay: string, validDays: number): Promise<CertificateAuthority> {
+export async function createCertificateAuthority(
+  keys: IdentityKeys,
+  overlay: string,
+  validDays: number,
+): Promise<CertificateAuthority> {
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -102,7 +107,9 @@ export interface IssueRequest {
   ipAddresses?: string[];
 }
 
-export async function issueCertificate(req: IssueRequest): Promise<{ der: Uint8Array; serial: string; notAfter: Date }> {
+export async function issueCertificate(
+  req: IssueRequest,
+): Promise<{ der: Uint8Array; serial: string; notAfter: Date }> {
   const now = Date.now();
   const notAfter = new Date(now + req.validDays * 86_400_000);
   const serial = randomSerial();
@@ -155,7 +162,10 @@ export async function createSelfSignedIdentity(
     keys: keys.webcrypto,
     extensions: [
       new x509.SubjectAlternativeNameExtension(
-        [...nodeIds.map((id) => ({ type: 'url' as const, value: nodeIdUri(id, overlay, nodeIdLength) })), { type: 'email', value: userName }],
+        [
+          ...nodeIds.map((id) => ({ type: 'url' as const, value: nodeIdUri(id, overlay, nodeIdLength) })),
+          { type: 'email', value: userName },
+        ],
         true,
       ),
     ],

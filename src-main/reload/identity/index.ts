@@ -5,3 +5,4 @@ export * from './errors';
 export * from './keys';
 export * from './node-id';
 export * from './trust-policy';
+export * from './enrollment-client';

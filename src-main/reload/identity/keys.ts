@@ -21,7 +21,10 @@ export interface IdentityKeys {
 }
 
 export async function generateIdentityKeys(algorithm: KeyAlgorithm): Promise<IdentityKeys> {
-  const pair = (await subtle.generateKey(SIGNING_ALGORITHMS[algorithm], true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const pair = (await subtle.generateKey(SIGNING_ALGORITHMS[algorithm], true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
   return fromWebCrypto(algorithm, pair);
 }
 
@@ -38,13 +41,16 @@ export function fromWebCrypto(algorithm: KeyAlgorithm, pair: webcrypto.CryptoKey
 export async function fromPrivateKey(privateKey: KeyObject): Promise<IdentityKeys> {
   const algorithm: KeyAlgorithm | undefined =
     privateKey.asymmetricKeyType === 'rsa' ? 'rsa' : privateKey.asymmetricKeyType === 'ec' ? 'ecdsa' : undefined;
-  if (!algorithm) throw new KeyFormatError(`identity keys must be RSA or ECDSA P-256, not ${privateKey.asymmetricKeyType ?? '?'}`);
+  if (!algorithm)
+    throw new KeyFormatError(`identity keys must be RSA or ECDSA P-256, not ${privateKey.asymmetricKeyType ?? '?'}`);
   const params = SIGNING_ALGORITHMS[algorithm];
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
   const publicKey = createPublicKey(privateKey);
   const pair = {
     privateKey: await subtle.importKey('pkcs8', pkcs8, params, true, ['sign']),
-    publicKey: await subtle.importKey('spki', publicKey.export({ format: 'der', type: 'spki' }), params, true, ['verify']),
+    publicKey: await subtle.importKey('spki', publicKey.export({ format: 'der', type: 'spki' }), params, true, [
+      'verify',
+    ]),
   } as webcrypto.CryptoKeyPair;
   return { algorithm, webcrypto: pair, privateKey, publicKey };
 }

@@ -6,7 +6,12 @@ import { createHash } from 'node:crypto';
 
 export type SelfSignedDigest = 'sha1' | 'sha256';
 
-export function selfSignedNodeIds(spki: Uint8Array, digest: SelfSignedDigest, nodeIdLength: number, count = 1): Uint8Array[] {
+export function selfSignedNodeIds(
+  spki: Uint8Array,
+  digest: SelfSignedDigest,
+  nodeIdLength: number,
+  count = 1,
+): Uint8Array[] {
   if (count === 1) return [new Uint8Array(createHash(digest).update(spki).digest().subarray(0, nodeIdLength))];
   return Array.from({ length: count }, (_, i) => {
     const j = Buffer.alloc(4);

@@ -37,34 +37,58 @@ export class TrustPolicy {
       try {
         return new NodeX509(der);
       } catch (error) {
-        throw new CertificateRejectedError('unparseable', `root-cert #${i + 1} is not an X.509 certificate: ${(error as Error).message}`);
+        throw new CertificateRejectedError(
+          'unparseable',
+          `root-cert #${i + 1} is not an X.509 certificate: ${(error as Error).message}`,
+        );
       }
     });
     for (const root of this.roots) {
-      if (!root.ca) throw new CertificateRejectedError('not-a-ca', `root-cert ${root.subject} lacks BasicConstraints cA=true`);
+      if (!root.ca)
+        throw new CertificateRejectedError('not-a-ca', `root-cert ${root.subject} lacks BasicConstraints cA=true`);
     }
   }
 
   validate(der: Uint8Array, now: Date = new Date()): ValidatedIdentity {
     const info = readCertificate(der, this.settings.overlay, this.settings.nodeIdLength);
-    if (now < info.notBefore) throw new CertificateRejectedError('not-yet-valid', `certificate is valid only from ${info.notBefore.toISOString()}`);
-    if (now > info.notAfter) throw new CertificateRejectedError('expired', `certificate expired at ${info.notAfter.toISOString()}`);
+    if (now < info.notBefore)
+      throw new CertificateRejectedError(
+        'not-yet-valid',
+        `certificate is valid only from ${info.notBefore.toISOString()}`,
+      );
+    if (now > info.notAfter)
+      throw new CertificateRejectedError('expired', `certificate expired at ${info.notAfter.toISOString()}`);
 
     const root = this.roots.find((r) => info.node.checkIssued(r));
     let selfSigned = false;
     if (root) {
       if (!info.node.verify(root.publicKey)) {
-        throw new CertificateRejectedError('bad-signature', 'certificate signature does not verify with the root-cert that names its issuer');
+        throw new CertificateRejectedError(
+          'bad-signature',
+          'certificate signature does not verify with the root-cert that names its issuer',
+        );
       }
       if (now < new Date(root.validFrom) || now > new Date(root.validTo)) {
-        throw new CertificateRejectedError('untrusted-issuer', `the root-cert ${root.subject} is outside its validity period`);
+        throw new CertificateRejectedError(
+          'untrusted-issuer',
+          `the root-cert ${root.subject} is outside its validity period`,
+        );
       }
     } else if (info.selfSigned) {
       if (!this.settings.selfSigned) {
-        throw new CertificateRejectedError('self-signed-not-permitted', 'self-signed certificates are not permitted in this overlay');
+        throw new CertificateRejectedError(
+          'self-signed-not-permitted',
+          'self-signed certificates are not permitted in this overlay',
+        );
       }
-      const expected = selfSignedNodeIds(info.spki, this.settings.selfSigned.digest, this.settings.nodeIdLength, Math.max(1, info.nodeIds.length));
-      const matches = info.nodeIds.length > 0 && info.nodeIds.every((id, i) => bytesEqual(id, expected[i] as Uint8Array));
+      const expected = selfSignedNodeIds(
+        info.spki,
+        this.settings.selfSigned.digest,
+        this.settings.nodeIdLength,
+        Math.max(1, info.nodeIds.length),
+      );
+      const matches =
+        info.nodeIds.length > 0 && info.nodeIds.every((id, i) => bytesEqual(id, expected[i] as Uint8Array));
       if (!matches) {
         throw new CertificateRejectedError(
           'node-id-mismatch',
@@ -73,14 +97,23 @@ export class TrustPolicy {
       }
       selfSigned = true;
     } else {
-      throw new CertificateRejectedError('untrusted-issuer', `certificate issuer "${info.node.issuer}" is not one of the overlay's root-certs`);
+      throw new CertificateRejectedError(
+        'untrusted-issuer',
+        `certificate issuer "${info.node.issuer}" is not one of the overlay's root-certs`,
+      );
     }
 
     if (info.nodeIds.length === 0) {
-      throw new CertificateRejectedError('no-node-id', `certificate carries no reload:// Node-ID for overlay ${this.settings.overlay}`);
+      throw new CertificateRejectedError(
+        'no-node-id',
+        `certificate carries no reload:// Node-ID for overlay ${this.settings.overlay}`,
+      );
     }
     if (info.userNames.length !== 1) {
-      throw new CertificateRejectedError('user-name', `certificate must carry exactly one rfc822Name user name, not ${info.userNames.length}`);
+      throw new CertificateRejectedError(
+        'user-name',
+        `certificate must carry exactly one rfc822Name user name, not ${info.userNames.length}`,
+      );
     }
     const bad = info.nodeIds.find((id) => this.settings.badNodes.some((b) => bytesEqual(b, id)));
     if (bad) throw new CertificateRejectedError('bad-node', `Node-ID ${toHex(bad)} is listed as bad-node`);

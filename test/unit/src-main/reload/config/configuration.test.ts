@@ -31,16 +31,21 @@ describe('configuration document', () => {
     const doc = signedConfigurationDocument(o.input, o.signer, o.signer);
     const c = accept(doc);
     const { kinds, ...expected } = o.input;
-    expect(c).toMatchObject({ ...expected, expiration: new Date(Math.floor(o.input.expiration!.getTime() / 1000) * 1000) });
-    expect(c.kinds.map((k) => [k.id, k.name, k.dataModel, k.accessControl, k.maxCount, k.maxSize, k.maxNodeMultiple])).toEqual(
-      kinds.map((k) => [k.id, k.name, k.dataModel, k.accessControl, k.maxCount, k.maxSize, k.maxNodeMultiple]),
-    );
+    expect(c).toMatchObject({
+      ...expected,
+      expiration: new Date(Math.floor(o.input.expiration!.getTime() / 1000) * 1000),
+    });
+    expect(
+      c.kinds.map((k) => [k.id, k.name, k.dataModel, k.accessControl, k.maxCount, k.maxSize, k.maxNodeMultiple]),
+    ).toEqual(kinds.map((k) => [k.id, k.name, k.dataModel, k.accessControl, k.maxCount, k.maxSize, k.maxNodeMultiple]));
     expect(c.kinds[0]?.sipDomainRestriction).toEqual({ enabled: true, patterns: ['.*@example\\.org'] });
     expect(c.rootCerts[0]).toEqual(o.ca.certificate);
   });
 
   it('fills in every default for a minimal document', () => {
-    const [c] = parseConfigurationDocument(`<overlay xmlns="${CONFIG_NS}"><configuration instance-name="${OVERLAY}"/></overlay>`);
+    const [c] = parseConfigurationDocument(
+      `<overlay xmlns="${CONFIG_NS}"><configuration instance-name="${OVERLAY}"/></overlay>`,
+    );
     expect(c).toMatchObject({
       sequence: 0,
       topologyPlugin: 'CHORD-RELOAD',
@@ -83,24 +88,48 @@ describe('configuration document', () => {
 
   it('older or equal sequence numbers are refused; a newer one must be signed by a previous signer', async () => {
     const current = accept(signedConfigurationDocument({ ...o.input, sequence: 5 }, o.signer, o.signer));
-    expect(() => accept(signedConfigurationDocument({ ...o.input, sequence: 4 }, o.signer, o.signer), { current })).toThrow(StaleConfigurationError);
-    expect(() => accept(signedConfigurationDocument({ ...o.input, sequence: 5, initialTtl: 90 }, o.signer, o.signer), { current })).toThrow(StaleConfigurationError);
-    expect(accept(signedConfigurationDocument({ ...o.input, sequence: 6 }, o.signer, o.signer), { current }).sequence).toBe(6);
+    expect(() =>
+      accept(signedConfigurationDocument({ ...o.input, sequence: 4 }, o.signer, o.signer), { current }),
+    ).toThrow(StaleConfigurationError);
+    expect(() =>
+      accept(signedConfigurationDocument({ ...o.input, sequence: 5, initialTtl: 90 }, o.signer, o.signer), { current }),
+    ).toThrow(StaleConfigurationError);
+    expect(
+      accept(signedConfigurationDocument({ ...o.input, sequence: 6 }, o.signer, o.signer), { current }).sequence,
+    ).toBe(6);
     // A new configuration that names a new signer is still checked against the current signers.
     const other = await makeOverlay();
-    const takeover = signedConfigurationDocument({ ...o.input, sequence: 7, rootCerts: [other.ca.certificate], configurationSigners: [other.signerNodeId] }, other.signer, other.signer);
+    const takeover = signedConfigurationDocument(
+      { ...o.input, sequence: 7, rootCerts: [other.ca.certificate], configurationSigners: [other.signerNodeId] },
+      other.signer,
+      other.signer,
+    );
     expect(() => accept(takeover, { current })).toThrow(ConfigurationSignatureError);
   });
 
   it('refuses another overlay, an expired document, a wrong namespace, broken XML and unknown elements', () => {
-    expect(() => acceptConfigurationDocument(signedConfigurationDocument(o.input, o.signer, o.signer), { overlayName: 'other.example' })).toThrow(OverlayNameMismatchError);
-    expect(() => accept(signedConfigurationDocument({ ...o.input, expiration: new Date(Date.now() - 1000) }, o.signer, o.signer))).toThrow(ConfigurationExpiredError);
-    expect(() => parseConfigurationDocument('<overlay xmlns="urn:example:wrong"><configuration instance-name="a"/></overlay>')).toThrow(ConfigurationNamespaceError);
-    expect(() => parseConfigurationDocument('<overlay><configuration instance-name="a"/></overlay>')).toThrow(ConfigurationNamespaceError);
-    expect(() => parseConfigurationDocument(`<overlay xmlns="${CONFIG_NS}"><configuration instance-name="a">`)).toThrow(ConfigurationFormatError);
-    expect(() => parseConfigurationDocument(`<overlay xmlns="${CONFIG_NS}"><configuration instance-name="a"><bogus/></configuration></overlay>`)).toThrow(
-      /configuration\/bogus: is not an element/,
+    expect(() =>
+      acceptConfigurationDocument(signedConfigurationDocument(o.input, o.signer, o.signer), {
+        overlayName: 'other.example',
+      }),
+    ).toThrow(OverlayNameMismatchError);
+    expect(() =>
+      accept(signedConfigurationDocument({ ...o.input, expiration: new Date(Date.now() - 1000) }, o.signer, o.signer)),
+    ).toThrow(ConfigurationExpiredError);
+    expect(() =>
+      parseConfigurationDocument('<overlay xmlns="urn:example:wrong"><configuration instance-name="a"/></overlay>'),
+    ).toThrow(ConfigurationNamespaceError);
+    expect(() => parseConfigurationDocument('<overlay><configuration instance-name="a"/></overlay>')).toThrow(
+      ConfigurationNamespaceError,
     );
+    expect(() => parseConfigurationDocument(`<overlay xmlns="${CONFIG_NS}"><configuration instance-name="a">`)).toThrow(
+      ConfigurationFormatError,
+    );
+    expect(() =>
+      parseConfigurationDocument(
+        `<overlay xmlns="${CONFIG_NS}"><configuration instance-name="a"><bogus/></configuration></overlay>`,
+      ),
+    ).toThrow(/configuration\/bogus: is not an element/);
   });
 
   it('refuses an unknown mandatory extension and accepts a known one; foreign elements are set aside', () => {
@@ -135,6 +164,10 @@ describe('configuration document', () => {
       /max-node-multiple: is required/,
     ],
   ])('refuses %s with the element named', (inner, message) => {
-    expect(() => parseConfigurationDocument(`<overlay xmlns="${CONFIG_NS}"><configuration instance-name="a.example">${inner}</configuration></overlay>`)).toThrow(message);
+    expect(() =>
+      parseConfigurationDocument(
+        `<overlay xmlns="${CONFIG_NS}"><configuration instance-name="a.example">${inner}</configuration></overlay>`,
+      ),
+    ).toThrow(message);
   });
 });

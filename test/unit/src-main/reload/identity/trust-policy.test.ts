@@ -33,7 +33,14 @@ beforeAll(async () => {
 async function enrolled(algorithm: KeyAlgorithm, nodeIds = [node(1)], validDays = 30, authority = ca) {
   const keys = await generateIdentityKeys(algorithm);
   const csr = await readCsr(await createCsr(keys, 'alice@example.org'));
-  const issued = await issueCertificate({ ca: authority, publicKey: csr.publicKey, userName: csr.userNames[0]!, nodeIds, overlay: OVERLAY, validDays });
+  const issued = await issueCertificate({
+    ca: authority,
+    publicKey: csr.publicKey,
+    userName: csr.userNames[0]!,
+    nodeIds,
+    overlay: OVERLAY,
+    validDays,
+  });
   return { keys, ...issued };
 }
 
@@ -54,7 +61,15 @@ describe.each(['rsa', 'ecdsa'] as const)('CA-issued %s identities', (algorithm) 
     const { der } = await enrolled(algorithm);
     const dir = mkdtempSync(join(tmpdir(), 'cert-'));
     writeFileSync(join(dir, 'c.der'), der);
-    const text = execFileSync('openssl', ['x509', '-inform', 'der', '-in', join(dir, 'c.der'), '-noout', '-text']).toString();
+    const text = execFileSync('openssl', [
+      'x509',
+      '-inform',
+      'der',
+      '-in',
+      join(dir, 'c.der'),
+      '-noout',
+      '-text',
+    ]).toString();
     expect(text).toContain(`URI:reload://0110${toHex(node(1))}@${OVERLAY}/`);
     expect(text).toContain('email:alice@example.org');
     expect(text).toMatch(/Subject:\s*\n/);
@@ -66,17 +81,28 @@ describe('trust policy refusals', () => {
     const foreign = await enrolled('ecdsa', [node(1)], 30, otherCa);
     expect(() => policy().validate(foreign.der)).toThrow(expect.objectContaining({ reason: 'untrusted-issuer' }));
     const { der } = await enrolled('ecdsa');
-    expect(() => policy().validate(der, new Date(Date.now() + 40 * 86_400_000))).toThrow(expect.objectContaining({ reason: 'expired' }));
-    expect(() => policy().validate(der, new Date(Date.now() - 86_400_000))).toThrow(expect.objectContaining({ reason: 'not-yet-valid' }));
-    expect(() => policy({ badNodes: [node(1)] }).validate(der)).toThrow(expect.objectContaining({ reason: 'bad-node' }));
+    expect(() => policy().validate(der, new Date(Date.now() + 40 * 86_400_000))).toThrow(
+      expect.objectContaining({ reason: 'expired' }),
+    );
+    expect(() => policy().validate(der, new Date(Date.now() - 86_400_000))).toThrow(
+      expect.objectContaining({ reason: 'not-yet-valid' }),
+    );
+    expect(() => policy({ badNodes: [node(1)] }).validate(der)).toThrow(
+      expect.objectContaining({ reason: 'bad-node' }),
+    );
     expect(() => policy().validate(Uint8Array.of(1, 2, 3))).toThrow(CertificateRejectedError);
   });
 
   it('a certificate for another overlay carries no Node-ID here', async () => {
     const { der } = await enrolled('ecdsa');
-    expect(() => new TrustPolicy({ overlay: 'other.example', nodeIdLength: 16, rootCerts: [ca.certificate], badNodes: [] }).validate(der)).toThrow(
-      expect.objectContaining({ reason: 'no-node-id' }),
-    );
+    expect(() =>
+      new TrustPolicy({
+        overlay: 'other.example',
+        nodeIdLength: 16,
+        rootCerts: [ca.certificate],
+        badNodes: [],
+      }).validate(der),
+    ).toThrow(expect.objectContaining({ reason: 'no-node-id' }));
   });
 
   it('roots must be CAs', async () => {
@@ -86,16 +112,23 @@ describe('trust policy refusals', () => {
 });
 
 describe('self-signed identities', () => {
-  it.each(['sha1', 'sha256'] as const)('derive the Node-ID from the key with %s and are accepted only when permitted', async (digest) => {
-    const keys = await generateIdentityKeys('ecdsa');
-    const self = await createSelfSignedIdentity(keys, 'bob@example.org', OVERLAY, digest, 16, 30);
-    const spki = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
-    expect(self.nodeIds).toEqual(selfSignedNodeIds(spki, digest, 16));
-    expect(policy({ selfSigned: { digest } }).validate(self.der).selfSigned).toBe(true);
-    expect(() => policy().validate(self.der)).toThrow(expect.objectContaining({ reason: 'self-signed-not-permitted' }));
-    const wrongDigest = digest === 'sha1' ? 'sha256' : 'sha1';
-    expect(() => policy({ selfSigned: { digest: wrongDigest } }).validate(self.der)).toThrow(expect.objectContaining({ reason: 'node-id-mismatch' }));
-  });
+  it.each(['sha1', 'sha256'] as const)(
+    'derive the Node-ID from the key with %s and are accepted only when permitted',
+    async (digest) => {
+      const keys = await generateIdentityKeys('ecdsa');
+      const self = await createSelfSignedIdentity(keys, 'bob@example.org', OVERLAY, digest, 16, 30);
+      const spki = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
+      expect(self.nodeIds).toEqual(selfSignedNodeIds(spki, digest, 16));
+      expect(policy({ selfSigned: { digest } }).validate(self.der).selfSigned).toBe(true);
+      expect(() => policy().validate(self.der)).toThrow(
+        expect.objectContaining({ reason: 'self-signed-not-permitted' }),
+      );
+      const wrongDigest = digest === 'sha1' ? 'sha256' : 'sha1';
+      expect(() => policy({ selfSigned: { digest: wrongDigest } }).validate(self.der)).toThrow(
+        expect.objectContaining({ reason: 'node-id-mismatch' }),
+      );
+    },
+  );
 
   it('several Node-IDs: digest(uint32 j || SPKI) for j = 1..n', async () => {
     const keys = await generateIdentityKeys('rsa');
