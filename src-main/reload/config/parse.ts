@@ -25,9 +25,9 @@ import {
 /** Largest document accepted (a configuration is a few kilobytes; root certificates dominate). */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
-const fail = (field: string, message: string): never => {
+function fail(field: string, message: string): never {
   throw new ConfigurationFormatError(message, field);
-};
+}
 
 function elements(parent: Element): Element[] {
   const out: Element[] = [];
@@ -106,13 +106,13 @@ export function parseConfigurationDocument(source: string): OverlayConfiguration
     if (el.localName === 'configuration') {
       const raw = raws[configurations.length];
       if (raw === undefined) fail('configuration', 'could not locate the element text for its signature');
-      configurations.push(parseConfiguration(el, raw as string));
+      configurations.push(parseConfiguration(el, raw));
     } else if (el.localName === 'signature') {
       const last = configurations.at(-1);
       if (!last) fail('signature', 'a <signature> must follow a <configuration>');
-      if (last!.signature !== undefined) fail('signature', 'a configuration has at most one signature here');
+      if (last.signature !== undefined) fail('signature', 'a configuration has at most one signature here');
       base64(text(el), 'signature');
-      last!.signature = text(el).replace(/\s+/g, '');
+      last.signature = text(el).replace(/\s+/g, '');
     } else {
       fail(el.localName ?? el.nodeName, 'is not an element of <overlay>');
     }
@@ -187,12 +187,21 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       ignoredExtensions.push(`{${child.namespaceURI ?? ''}}${name}`);
     }
   }
-  const single = (name: string) => singles.get(name);
   const list = (name: string) => lists.get(name) ?? [];
+  const value = (name: string): string | undefined => {
+    const e = singles.get(name);
+    return e ? text(e) : undefined;
+  };
+  const num = (name: string, min: number, max: number, fallback: number): number => {
+    const v = value(name);
+    return v === undefined ? fallback : integer(v, at(name), min, max);
+  };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const v = value(name);
+    return v === undefined ? fallback : boolean(v, at(name));
+  };
 
-  const nodeIdLength = single('node-id-length')
-    ? integer(text(single('node-id-length')!), at('node-id-length'), 16, 20)
-    : CONFIG_DEFAULTS.nodeIdLength;
+  const nodeIdLength = num('node-id-length', 16, 20, CONFIG_DEFAULTS.nodeIdLength);
   const mandatoryExtensions = list('mandatory-extension').map((e) => text(e));
   for (const ns of mandatoryExtensions) {
     if (!SUPPORTED_EXTENSIONS.has(ns)) {
@@ -202,7 +211,7 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       );
     }
   }
-  const selfSigned = single('self-signed-permitted');
+  const selfSigned = singles.get('self-signed-permitted');
   const digest = selfSigned?.getAttribute('digest') || CONFIG_DEFAULTS.selfSignedDigest;
   if (digest !== 'sha1' && digest !== 'sha256')
     fail(at('self-signed-permitted/@digest'), `"${digest}" is not sha1 or sha256`);
@@ -215,7 +224,7 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     } catch {
       fail(at('enrollment-server'), `"${url}" is not a URL`);
     }
-    if (parsed!.protocol !== 'https:') fail(at('enrollment-server'), `"${url}" must be an https URL`);
+    if (parsed?.protocol !== 'https:') fail(at('enrollment-server'), `"${url}" must be an https URL`);
     return url;
   });
   const bootstrapNodes = list('bootstrap-node').map((e) => {
@@ -225,43 +234,38 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     const port = portAttr ? integer(portAttr, at('bootstrap-node/@port'), 1, 65535) : CONFIG_DEFAULTS.bootstrapPort;
     return { address, port };
   });
-  const requiredKinds = single('required-kinds');
+  const requiredKinds = singles.get('required-kinds');
   const kinds = requiredKinds ? parseKinds(requiredKinds, xml) : [];
   const ids = new Set<number>();
   for (const k of kinds) {
     if (ids.has(k.id)) fail(at('required-kinds'), `Kind ${k.id} is defined twice`);
     ids.add(k.id);
   }
-  const overlayReliabilityTimer = single('overlay-reliability-timer')
-    ? integer(text(single('overlay-reliability-timer')!), at('overlay-reliability-timer'), 200, 3_600_000)
-    : CONFIG_DEFAULTS.overlayReliabilityTimer;
+  const overlayReliabilityTimer = num(
+    'overlay-reliability-timer',
+    200,
+    3_600_000,
+    CONFIG_DEFAULTS.overlayReliabilityTimer,
+  );
 
   return {
     instanceName: instanceName.toLowerCase(),
     sequence,
     ...(expiration ? { expiration } : {}),
-    topologyPlugin: single('topology-plugin') ? text(single('topology-plugin')!) : CONFIG_DEFAULTS.topologyPlugin,
+    topologyPlugin: value('topology-plugin') ?? CONFIG_DEFAULTS.topologyPlugin,
     nodeIdLength,
     rootCerts: list('root-cert').map((e) => base64(text(e), at('root-cert'))),
     enrollmentServers,
     selfSignedPermitted: selfSigned ? boolean(text(selfSigned), at('self-signed-permitted')) : false,
     selfSignedDigest: digest as 'sha1' | 'sha256',
     bootstrapNodes,
-    turnDensity: single('turn-density')
-      ? integer(text(single('turn-density')!), at('turn-density'), 0, 255)
-      : CONFIG_DEFAULTS.turnDensity,
-    clientsPermitted: single('clients-permitted')
-      ? boolean(text(single('clients-permitted')!), at('clients-permitted'))
-      : true,
-    noIce: single('no-ice') ? boolean(text(single('no-ice')!), at('no-ice')) : false,
+    turnDensity: num('turn-density', 0, 255, CONFIG_DEFAULTS.turnDensity),
+    clientsPermitted: flag('clients-permitted', CONFIG_DEFAULTS.clientsPermitted),
+    noIce: flag('no-ice', CONFIG_DEFAULTS.noIce),
     chord,
-    ...(single('shared-secret') ? { sharedSecret: text(single('shared-secret')!) } : {}),
-    maxMessageSize: single('max-message-size')
-      ? integer(text(single('max-message-size')!), at('max-message-size'), 38, 0xffffffff)
-      : CONFIG_DEFAULTS.maxMessageSize,
-    initialTtl: single('initial-ttl')
-      ? integer(text(single('initial-ttl')!), at('initial-ttl'), 1, 255)
-      : CONFIG_DEFAULTS.initialTtl,
+    ...(value('shared-secret') !== undefined ? { sharedSecret: value('shared-secret') as string } : {}),
+    maxMessageSize: num('max-message-size', 38, 0xffffffff, CONFIG_DEFAULTS.maxMessageSize),
+    initialTtl: num('initial-ttl', 1, 255, CONFIG_DEFAULTS.initialTtl),
     overlayReliabilityTimer,
     overlayLinkProtocols: list('overlay-link-protocol').length
       ? list('overlay-link-protocol').map((e) => text(e))
@@ -294,7 +298,7 @@ function parseKinds(requiredKinds: Element, configurationXml: string): KindDefin
     if (!kindEl) fail(field, 'has no <kind>');
     const raw = raws[kinds.length];
     if (raw === undefined) fail(field, 'could not locate the <kind> text for its signature');
-    const kind = parseKind(kindEl!, raw as string, `${field}/kind`);
+    const kind = parseKind(kindEl, raw, `${field}/kind`);
     if (signatureEl) {
       base64(text(signatureEl), `${field}/kind-signature`);
       kind.signature = text(signatureEl).replace(/\s+/g, '');
@@ -312,7 +316,7 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
   if (name !== undefined) {
     const iana = IANA_KINDS[name];
     if (!iana) fail(`${field}/@name`, `"${name}" is not a registered Kind name`);
-    id = iana!.id;
+    id = iana.id;
   } else {
     id = integer(idAttr as string, `${field}/@id`, 0xf0000001, 0xfffffffe);
   }
@@ -348,7 +352,7 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
   const accessControl = need('access-control') as AccessControl;
   if (!POLICIES.includes(accessControl)) fail(`${field}/access-control`, `"${accessControl}" is not a known policy`);
   if (name !== undefined) {
-    const iana = IANA_KINDS[name]!;
+    const iana = IANA_KINDS[name] as (typeof IANA_KINDS)[string];
     if (dataModel !== iana.dataModel || accessControl !== iana.accessControl) {
       fail(
         field,
@@ -371,7 +375,7 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
     fail(`${field}/max-node-multiple`, 'only belongs to NODE-MULTIPLE kinds');
   }
   if (sipDomainRestriction) {
-    if (id !== IANA_KINDS['SIP-REGISTRATION']!.id)
+    if (id !== IANA_KINDS['SIP-REGISTRATION']?.id)
       fail(`${field}/sip:domain-restriction`, 'only applies to SIP-REGISTRATION');
     kind.sipDomainRestriction = sipDomainRestriction;
   }

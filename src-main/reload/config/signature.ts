@@ -12,7 +12,7 @@ import {
   type Signer,
   type SignerOptions,
 } from '../crypto';
-import { readCertificate, TrustPolicy, CertificateRejectedError, type ValidatedIdentity } from '../identity';
+import { readCertificate, CertificateRejectedError, type TrustPolicy, type ValidatedIdentity } from '../identity';
 import { decodeContext, encodeWith, readSecurityBlock, ReloadDecodeError, Reader, writeSecurityBlock } from '../wire';
 import { ConfigurationSignatureError } from './errors';
 

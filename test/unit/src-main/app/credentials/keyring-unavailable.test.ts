@@ -19,23 +19,37 @@ interface Outcome {
   message?: string;
 }
 
-/** Runs `command args...` (the fixture last) and parses the fixture's one line of JSON. */
+/** Long enough for a slow start, short enough to report a hung keychain before the test times out. */
+const CHILD_TIMEOUT_MS = 15_000;
+
+/** Runs `wrapper... node fixture` in its own process group and parses the fixture's one line of JSON. */
 function openIn(env: NodeJS.ProcessEnv, wrapper: string[] = []): Promise<Outcome> {
   const node = [process.execPath, '--import', 'tsx', fixture, 'org.reload-softphone.test.unavailable'];
   const [command, ...args] = [...wrapper, ...node] as [string, ...string[]];
   return new Promise((done, fail) => {
-    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: a process group of its own, so a hung run (bus, daemon, node) can be killed as a whole.
+    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, CHILD_TIMEOUT_MS);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (error) => fail(new Error(`could not run ${command}: ${error.message}`)));
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      fail(new Error(`could not run ${command}: ${error.message}`));
+    });
     child.on('close', (code) => {
+      clearTimeout(timer);
       const line = stdout.trim().split('\n').at(-1) ?? '';
       try {
         done(JSON.parse(line) as Outcome);
       } catch {
-        fail(new Error(`fixture exited with ${code} without an answer; stdout: ${stdout} stderr: ${stderr}`));
+        const how = timedOut ? `was killed after ${CHILD_TIMEOUT_MS} ms` : `exited with ${code}`;
+        fail(new Error(`${command} ${how} without an answer; stdout: ${stdout} stderr: ${stderr}`));
       }
     });
   });
@@ -88,7 +102,11 @@ describe('KeyringCredentialStore.open without a usable Secret Service', () => {
 <busconfig>
   <type>session</type>
   <listen>unix:dir=${dir.path}</listen>
-  <policy context="default"><allow send_destination="*"/><allow own="*"/></policy>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
 </busconfig>
 `,
     );
