@@ -7,6 +7,8 @@
 #   bash scripts/with-keyring.sh npx vitest run --project unit test/unit/src-main/app/credentials
 #
 # Needs (Debian 12): apt-get install --no-install-recommends gnome-keyring dbus-bin dbus-daemon
+# (gnome-keyring also needs a dbus-session-bus provider: dbus-user-session, or the lighter dbus-x11.
+# libsecret is not needed: @napi-rs/keyring speaks D-Bus itself.)
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then

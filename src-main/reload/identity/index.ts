@@ -6,3 +6,4 @@ export * from './keys';
 export * from './node-id';
 export * from './trust-policy';
 export * from './enrollment-client';
+export * from './identity-file';
