@@ -2,7 +2,7 @@
  * The operator's tool: `npm run overlay -- <command>`.
  *   init <overlay-name> [--self-signed] [--rsa|--ecdsa] [--dir D] [--host H] [--port P]
  *        [--enrollment-url URL] [--bootstrap ADDR:PORT]... [--validity-days N]
- *   serve [--dir D] [--host H] [--port P]
+ *   serve [--dir D] [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
  *   add-user <user@domain> --password-stdin [--dir D]
  *   list-users [--dir D]
  *   remove-user <user@domain> [--dir D]
@@ -60,6 +60,8 @@ export async function runOverlayCli(
         bootstrap: { type: 'string', multiple: true },
         'validity-days': { type: 'string' },
         'password-stdin': { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -103,7 +105,10 @@ export async function runOverlayCli(
     }
     case 'serve': {
       const overlay = await OverlayDir.open(values.dir ?? dirFor());
+      if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new CliUsageError('--tls-cert and --tls-key go together');
       const server = await startOverlayServer(overlay, log, {
+        ...(values['tls-cert'] ? { tlsCertFile: values['tls-cert'] } : {}),
+        ...(values['tls-key'] ? { tlsKeyFile: values['tls-key'] } : {}),
         ...(values.host ? { host: values.host } : {}),
         ...(values.port ? { port: parsePort(values.port, '--port') } : {}),
       });

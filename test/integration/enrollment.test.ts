@@ -13,6 +13,7 @@ import { runOverlayCli } from '../../src-main/host/overlay-cli';
 import { OverlayDir } from '../../src-main/host/overlay/overlay-dir';
 import { startOverlayServer, type RunningOverlayServer } from '../../src-main/host/overlay/overlay-server';
 import {
+  acceptConfigurationDocument,
   createCsr,
   enroll,
   EnrollmentRefusedError,
@@ -225,6 +226,16 @@ describe('enrollment records and refusals', () => {
 });
 
 describe('overlay CLI', () => {
+  it('init --self-signed --rsa: a configuration that permits self-signed identities, signed by a self-signed signer', async () => {
+    const selfDir = await tempDir('overlay-self-');
+    await runOverlayCli(['init', 'lan.example', '--self-signed', '--rsa', '--dir', selfDir.path], () => undefined);
+    const opened = await OverlayDir.open(selfDir.path);
+    const accepted = acceptConfigurationDocument(await readFile(opened.path('config'), 'utf8'), { overlayName: 'lan.example' });
+    expect(accepted).toMatchObject({ selfSignedPermitted: true, selfSignedDigest: 'sha256', rootCerts: [], enrollmentServers: [] });
+    expect(opened.ca.keys.algorithm).toBe('rsa');
+    await selfDir.remove();
+  });
+
   it('manages users and refuses bad input clearly', async () => {
     const out: string[] = [];
     const cli = (...args: string[]) => runOverlayCli([...args, '--dir', dir.path], (l) => out.push(l));

@@ -23,7 +23,7 @@ export interface RunningOverlayServer {
 export async function startOverlayServer(
   overlay: OverlayDir,
   log: Logger,
-  options: { host?: string; port?: number; limiter?: LoginRateLimiter } = {},
+  options: { host?: string; port?: number; limiter?: LoginRateLimiter; tlsKeyFile?: string; tlsCertFile?: string } = {},
 ): Promise<RunningOverlayServer> {
   const accounts = new AccountStore(overlay.path('accounts'));
   const enroll = createEnrollmentHandler({
@@ -35,8 +35,9 @@ export async function startOverlayServer(
     nodeIdLength: 16,
     log: log.child({ component: 'enrollment' }),
   });
-  const key = await readFile(overlay.path('serverKey'));
-  const cert = await readFile(overlay.path('serverCert'));
+  // The overlay CA's server certificate, unless the operator brings one (e.g. from a public CA).
+  const key = await readFile(options.tlsKeyFile ?? overlay.path('serverKey'));
+  const cert = await readFile(options.tlsCertFile ?? overlay.path('serverCert'));
   const server: Server = createServer({ key, cert, minVersion: 'TLSv1.2' }, (req, res) => {
     const started = Date.now();
     res.on('finish', () =>
