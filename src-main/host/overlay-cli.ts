@@ -105,7 +105,8 @@ export async function runOverlayCli(
     }
     case 'serve': {
       const overlay = await OverlayDir.open(values.dir ?? dirFor());
-      if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new CliUsageError('--tls-cert and --tls-key go together');
+      if (Boolean(values['tls-cert']) !== Boolean(values['tls-key']))
+        throw new CliUsageError('--tls-cert and --tls-key go together');
       const server = await startOverlayServer(overlay, log, {
         ...(values['tls-cert'] ? { tlsCertFile: values['tls-cert'] } : {}),
         ...(values['tls-key'] ? { tlsKeyFile: values['tls-key'] } : {}),

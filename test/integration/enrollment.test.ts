@@ -230,8 +230,15 @@ describe('overlay CLI', () => {
     const selfDir = await tempDir('overlay-self-');
     await runOverlayCli(['init', 'lan.example', '--self-signed', '--rsa', '--dir', selfDir.path], () => undefined);
     const opened = await OverlayDir.open(selfDir.path);
-    const accepted = acceptConfigurationDocument(await readFile(opened.path('config'), 'utf8'), { overlayName: 'lan.example' });
-    expect(accepted).toMatchObject({ selfSignedPermitted: true, selfSignedDigest: 'sha256', rootCerts: [], enrollmentServers: [] });
+    const accepted = acceptConfigurationDocument(await readFile(opened.path('config'), 'utf8'), {
+      overlayName: 'lan.example',
+    });
+    expect(accepted).toMatchObject({
+      selfSignedPermitted: true,
+      selfSignedDigest: 'sha256',
+      rootCerts: [],
+      enrollmentServers: [],
+    });
     expect(opened.ca.keys.algorithm).toBe('rsa');
     await selfDir.remove();
   });
