@@ -1,6 +1,6 @@
 /** A complete test overlay: CA, a signer identity issued by it, and a signed configuration document. */
 import { createSigner, type Signer } from '../../src-main/reload/crypto';
-import { defaultKinds, type NewConfiguration } from '../../src-main/reload/config';
+import { defaultConfiguration, defaultKinds, type NewConfiguration } from '../../src-main/reload/config';
 import {
   createCertificateAuthority,
   generateIdentityKeys,
@@ -31,32 +31,19 @@ export async function makeOverlay(algorithm: KeyAlgorithm = 'ecdsa', overlay = O
     validDays: 30,
   });
   const signer = createSigner({ privateKey: keys.privateKey, certificate: der });
+  const base = defaultConfiguration(overlay);
   const input: NewConfiguration = {
-    instanceName: overlay,
-    sequence: 1,
+    ...base,
     expiration: new Date(Date.now() + 30 * 86_400_000),
-    topologyPlugin: 'CHORD-RELOAD',
-    nodeIdLength: 16,
     rootCerts: [ca.certificate],
     enrollmentServers: [`https://${overlay}:6084/enroll`],
-    selfSignedPermitted: false,
     selfSignedDigest: 'sha1',
     bootstrapNodes: [
       { address: '127.0.0.1', port: 6084 },
       { address: '::1', port: 7000 },
     ],
-    turnDensity: 1,
-    clientsPermitted: true,
-    noIce: false,
-    chord: { updateInterval: 600, pingInterval: 3600, reactive: true },
-    maxMessageSize: 5000,
-    initialTtl: 100,
-    overlayReliabilityTimer: 3000,
-    overlayLinkProtocols: ['TLS'],
     kindSigners: [signerNodeId],
     configurationSigners: [signerNodeId],
-    badNodes: [],
-    mandatoryExtensions: [],
     kinds: [
       { ...defaultKinds()[0]!, sipDomainRestriction: { enabled: true, patterns: ['.*@example\\.org'] } },
       ...defaultKinds().slice(1),

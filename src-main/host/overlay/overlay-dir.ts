@@ -10,7 +10,7 @@ import {
   createCertificateAuthority,
   createSelfSignedIdentity,
   createSigner,
-  defaultKinds,
+  defaultConfiguration,
   fromPrivateKey,
   generateIdentityKeys,
   issueCertificate,
@@ -216,29 +216,14 @@ export class OverlayDir {
   configurationInput(): NewConfiguration {
     const s = this.settings;
     return {
-      instanceName: s.overlay,
+      ...defaultConfiguration(s.overlay),
       sequence: s.configSequence,
-      expiration: new Date(Date.now() + 365 * 86_400_000),
-      topologyPlugin: 'CHORD-RELOAD',
-      nodeIdLength: 16,
       rootCerts: s.selfSigned ? [] : [this.ca.certificate],
       enrollmentServers: s.selfSigned ? [] : [s.enrollmentUrl],
       selfSignedPermitted: s.selfSigned,
-      selfSignedDigest: 'sha256',
       bootstrapNodes: s.bootstrapNodes,
-      turnDensity: 1,
-      clientsPermitted: true,
-      noIce: false,
-      chord: { updateInterval: 600, pingInterval: 3600, reactive: true },
-      maxMessageSize: 5000,
-      initialTtl: 100,
-      overlayReliabilityTimer: 3000,
-      overlayLinkProtocols: ['TLS'],
       kindSigners: [this.signerNodeId],
       configurationSigners: [this.signerNodeId],
-      badNodes: [],
-      mandatoryExtensions: [],
-      kinds: defaultKinds(),
     };
   }
 

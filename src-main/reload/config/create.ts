@@ -1,6 +1,6 @@
 /** Builds a signed configuration document: every kind-block signed, then the configuration itself. */
 import type { Signer } from '../crypto';
-import type { OverlayConfiguration } from './model';
+import { CONFIG_DEFAULTS, type OverlayConfiguration } from './model';
 import { configurationDocument, configurationXml, kindXml, type ConfigurationInput, type KindInput } from './serialize';
 import { signText } from './signature';
 
@@ -64,6 +64,35 @@ export function defaultKinds(): KindInput[] {
       maxNodeMultiple: 20,
     },
   ];
+}
+
+/** A configuration with RFC 6940's defaults, the default kinds, and no trust anchors or signers yet. */
+export function defaultConfiguration(instanceName: string): NewConfiguration {
+  return {
+    instanceName,
+    sequence: 1,
+    expiration: new Date(Date.now() + 365 * 86_400_000),
+    topologyPlugin: CONFIG_DEFAULTS.topologyPlugin,
+    nodeIdLength: CONFIG_DEFAULTS.nodeIdLength,
+    rootCerts: [],
+    enrollmentServers: [],
+    selfSignedPermitted: false,
+    selfSignedDigest: 'sha256',
+    bootstrapNodes: [],
+    turnDensity: CONFIG_DEFAULTS.turnDensity,
+    clientsPermitted: CONFIG_DEFAULTS.clientsPermitted,
+    noIce: CONFIG_DEFAULTS.noIce,
+    chord: { ...CONFIG_DEFAULTS.chord },
+    maxMessageSize: CONFIG_DEFAULTS.maxMessageSize,
+    initialTtl: CONFIG_DEFAULTS.initialTtl,
+    overlayReliabilityTimer: CONFIG_DEFAULTS.overlayReliabilityTimer,
+    overlayLinkProtocols: [...CONFIG_DEFAULTS.overlayLinkProtocols],
+    kindSigners: [],
+    configurationSigners: [],
+    badNodes: [],
+    mandatoryExtensions: [],
+    kinds: defaultKinds(),
+  };
 }
 
 export type { OverlayConfiguration };

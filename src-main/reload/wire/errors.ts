@@ -2,18 +2,17 @@
  * The only errors the codec throws. Decoding failures carry the structure path (outermost first) and the
  * byte offset where the problem was found; encoding failures carry the path of the offending field.
  */
-export class ReloadDecodeError extends Error {
+abstract class ReloadCodecError extends Error {
   /** Field names from the outermost structure inward, e.g. ["ForwardingHeader", "via_list", "[1]"]. */
   readonly path: string[];
+
   constructor(
     readonly reason: string,
-    readonly offset: number,
-    path: string[] = [],
+    path: string[],
   ) {
-    super('');
-    this.name = 'ReloadDecodeError';
+    super(reason);
+    this.name = new.target.name;
     this.path = path;
-    this.refresh();
   }
 
   /** Called while the error unwinds through enclosing structures. */
@@ -23,30 +22,37 @@ export class ReloadDecodeError extends Error {
     return this;
   }
 
-  private refresh(): void {
-    this.message = `${this.path.length ? this.path.join('.').replace(/\.\[/g, '[') + ': ' : ''}${this.reason} (at byte ${this.offset})`;
+  /** Extra text after the reason (the byte offset, for decoding). */
+  protected abstract detail(): string;
+
+  protected refresh(): void {
+    const where = this.path.length ? this.path.join('.').replace(/\.\[/g, '[') + ': ' : '';
+    this.message = `${where}${this.reason}${this.detail()}`;
   }
 }
 
-export class ReloadEncodeError extends Error {
-  readonly path: string[];
+export class ReloadDecodeError extends ReloadCodecError {
   constructor(
-    readonly reason: string,
+    reason: string,
+    readonly offset: number,
     path: string[] = [],
   ) {
-    super('');
-    this.name = 'ReloadEncodeError';
-    this.path = path;
+    super(reason, path);
     this.refresh();
   }
 
-  within(name: string): this {
-    this.path.unshift(name);
+  protected detail(): string {
+    return ` (at byte ${this.offset})`;
+  }
+}
+
+export class ReloadEncodeError extends ReloadCodecError {
+  constructor(reason: string, path: string[] = []) {
+    super(reason, path);
     this.refresh();
-    return this;
   }
 
-  private refresh(): void {
-    this.message = `${this.path.length ? this.path.join('.').replace(/\.\[/g, '[') + ': ' : ''}${this.reason}`;
+  protected detail(): string {
+    return '';
   }
 }
