@@ -3,3 +3,6 @@ export * from './wire';
 export * from './crypto';
 export * from './identity';
 export * from './config';
+export * from './clock';
+export * from './link/link';
+export * from './transport';

@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './message-transport';
+export * from './topology';
