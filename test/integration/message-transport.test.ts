@@ -9,7 +9,10 @@ import { VirtualClock } from '../../src-main/reload/clock';
 import { MemoryNetwork, type LinkConditions } from '../../src-main/reload/link/memory/memory-network';
 import type { Link } from '../../src-main/reload/link/link';
 import {
+  answerPing,
+  answerProbe,
   ErrorResponseError,
+  LinkTable,
   MessageTransport,
   StaticTopology,
   type IncomingRequest,
@@ -204,5 +207,73 @@ describe('message transport', () => {
     ).catch((e: unknown) => e);
     expect((failure as ErrorResponseError).errorCode).toBe(ErrorCode.Config_Too_Old);
     expect(net.served[3]).toHaveLength(0);
+  });
+});
+
+describe('link table, Ping and Probe', () => {
+  it('answers Ping with a random id and the time, and Probe with the requested items in order', () => {
+    const pong = answerPing(1_700_000_000_123);
+    expect(pong).toMatchObject({ method: 'ping_ans', value: { time: 1_700_000_000_123n } });
+    const probe = answerProbe([3, 9, 1], {
+      responsibleSetPpb: () => 250_000_000,
+      storedResources: () => 3,
+      uptimeSeconds: () => 42.7,
+    });
+    expect(probe).toEqual({
+      method: 'probe_ans',
+      value: {
+        probeInfo: [
+          { type: 'uptime', value: 42 },
+          { type: 'responsible_set', value: 250_000_000 },
+        ],
+      },
+    });
+  });
+
+  it('limits the number of links, closes idle ones and reports each link', async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork(clock, { latencyMs: 1, jitterMs: 0, loss: 0, bandwidth: 0 });
+    const [a, ...others] = ids.nodes;
+    const ea = net.endpoint('a', a!.identity);
+    const transport = new MessageTransport({
+      nodeId: a!.nodeId,
+      overlay: 1,
+      configSequence: 1,
+      initialTtl: 100,
+      reliabilityTimerMs: 3000,
+      maxMessageSize: 5000,
+      nodeIdLength: 16,
+      signer: createSigner({ privateKey: a!.privateKey, certificate: a!.certificate }),
+      policy: ids.policy,
+      topology: new StaticTopology(
+        () => false,
+        () => undefined,
+      ),
+      clock,
+      log: memoryLogger().log,
+    });
+    const table = new LinkTable(transport, { maxLinks: 2, idleTimeoutMs: 10_000, clock });
+    const links: Link[] = [];
+    for (const [i, n] of others.entries()) {
+      net.endpoint(`o${i}`, n.identity);
+      const link = await ea.connect(`o${i}`);
+      links.push(link);
+      table.add(link);
+      clock.advance(1000);
+    }
+    expect(table.size).toBe(2);
+    expect(links[0]!.closed).toBe(true); // the idlest made room
+    await links[2]!.send(new Uint8Array(1));
+    clock.advance(6000);
+    await links[2]!.send(new Uint8Array(1));
+    clock.advance(6000);
+    const status = table.status();
+    expect(status.map((s) => s.nodeIds[0])).toEqual([toHex(others[2]!.nodeId)]); // the silent one was closed as idle
+    expect(status[0]).toMatchObject({
+      type: 'MEMORY',
+      userName: 'node3@links.example.org',
+      stats: { messagesSent: 2 },
+    });
+    await table.close();
   });
 });

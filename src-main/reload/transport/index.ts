@@ -1,3 +1,5 @@
 export * from './errors';
 export * from './message-transport';
 export * from './topology';
+export * from './basic-methods';
+export * from './link-table';
