@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { barChartSvg, svgToPng } from './lib/chart';
+import { runLinkBench } from './links.bench';
 import { runWireBench } from './wire.bench';
 
 const results = new URL('./results/', import.meta.url);
@@ -53,6 +54,48 @@ async function wire(): Promise<void> {
   console.log(`wrote bench/results/wire.md and wire.png`);
 }
 
+async function links(): Promise<void> {
+  console.log('== links and message transport');
+  const r = await runLinkBench();
+  const md = [
+    '# Links and message transport benchmark',
+    '',
+    `Machine: ${machine()}. Command: \`npm run bench -- links\` (bench/links.bench.ts). Loopback, TLS 1.2 links,`,
+    'ECDSA P-256 identities; every message signed by its originator and verified at its destination. All',
+    'nodes run in one Node process, so throughput is what one core does for sender, forwarder and receiver',
+    'together.',
+    '',
+    '| measure | value |',
+    '|---|---:|',
+    `| one-hop request/answer latency p50 (A→B) | ${r.latency.p50.toFixed(3)} ms |`,
+    `| one-hop request/answer latency p99 | ${r.latency.p99.toFixed(3)} ms |`,
+    `| samples | ${r.latency.samples} |`,
+    `| A→B→C requests/s (32 in flight, ~600-byte requests) | ${Math.round(r.forwarding.requestsPerSecond)} |`,
+    `| messages/s forwarded by B (requests and answers) | ${Math.round(r.forwarding.forwardedPerSecond)} |`,
+    '',
+    'Not yet measured: DTLS links and Attach (ICE + DTLS) setup time — they arrive with the rest of the',
+    'links issue.',
+    '',
+    '![latency](links.png)',
+    '',
+  ].join('\n');
+  const svg = barChartSvg(
+    'One-hop request/answer over TLS (ms)',
+    'ms',
+    [
+      { label: 'p50', value: r.latency.p50 },
+      { label: 'mean', value: r.latency.mean },
+      { label: 'p99', value: r.latency.p99 },
+    ],
+    false,
+  );
+  await svgToPng(svg, new URL('links.png', results).pathname);
+  await writeFile(new URL('links.md', results), md);
+  console.log('wrote bench/results/links.md and links.png');
+}
+
 await mkdir(results, { recursive: true });
 const only = process.argv[2];
 if (!only || only === 'wire') await wire();
+if (!only || only === 'links') await links();
+process.exit(0);

@@ -5,7 +5,7 @@
  * Node-IDs is a bad-node. Every later layer (links, message and data signatures, configuration signers)
  * asks this module.
  */
-import { X509Certificate as NodeX509 } from 'node:crypto';
+import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
 import { bytesEqual, toHex } from '../wire';
 import { readCertificate, type CertificateInfo } from './certificate-info';
 import { CertificateRejectedError } from './errors';
@@ -31,6 +31,13 @@ export interface ValidatedIdentity {
 
 export class TrustPolicy {
   private readonly roots: NodeX509[];
+  /**
+   * Certificates already judged acceptable, by SHA-256 of their DER: parsing and chain checks cost far
+   * more than a signature check, and the same few certificates sign most messages. Only the validity
+   * period is re-checked on a hit (the rest cannot change for a given policy).
+   */
+  private readonly accepted = new Map<string, ValidatedIdentity>();
+  private static readonly CACHE_SIZE = 1024;
 
   constructor(readonly settings: TrustSettings) {
     this.roots = settings.rootCerts.map((der, i) => {
@@ -50,6 +57,19 @@ export class TrustPolicy {
   }
 
   validate(der: Uint8Array, now: Date = new Date()): ValidatedIdentity {
+    const key = createHash('sha256').update(der).digest('base64');
+    const hit = this.accepted.get(key);
+    if (hit) {
+      const { notBefore, notAfter } = hit.certificate;
+      if (now >= notBefore && now <= notAfter) return hit;
+    }
+    const identity = this.judge(der, now);
+    this.accepted.set(key, identity);
+    if (this.accepted.size > TrustPolicy.CACHE_SIZE) this.accepted.delete(this.accepted.keys().next().value as string);
+    return identity;
+  }
+
+  private judge(der: Uint8Array, now: Date): ValidatedIdentity {
     const info = readCertificate(der, this.settings.overlay, this.settings.nodeIdLength);
     if (now < info.notBefore)
       throw new CertificateRejectedError(

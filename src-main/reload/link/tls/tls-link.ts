@@ -30,6 +30,7 @@ export class TlsLink extends LinkBase {
   private readonly rtt = new RttEstimator();
   private readonly window = new ReceiveWindow();
   private deadTimer: TimerHandle | undefined;
+  private drained: Promise<void> | undefined;
   private readonly ctx;
 
   constructor(
@@ -60,7 +61,16 @@ export class TlsLink extends LinkBase {
     this.sentAt.set(sequence, this.options.clock.now());
     if (this.sentAt.size > 256) this.sentAt.delete(this.sentAt.keys().next().value as number);
     this.armDeadTimer();
-    if (!this.socket.write(frame)) await new Promise<void>((resolve) => this.socket.once('drain', resolve));
+    // Backpressure: while the socket's buffer is full, every sender waits for the same 'drain'.
+    if (!this.socket.write(frame)) {
+      this.drained ??= new Promise<void>((resolve) =>
+        this.socket.once('drain', () => {
+          this.drained = undefined;
+          resolve();
+        }),
+      );
+      await this.drained;
+    }
   }
 
   protected async shutdown(): Promise<void> {
