@@ -131,7 +131,7 @@ export default tseslint.config(
     rules: onlyRelativeAnd([], 'the wire codec is pure: bytes in, values out, no packages, no I/O'),
   },
   {
-    files: ['test/**', '*.config.*'],
+    files: ['test/**', 'bench/**', '*.config.*'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
 );
