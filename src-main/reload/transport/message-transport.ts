@@ -87,9 +87,16 @@ export interface TransportCounters {
   dropped: Record<string, number>;
 }
 
+export interface Answer {
+  message: DecodedMessage;
+  body: Body;
+  /** Who signed the answer, per its verified certificate. */
+  from: ValidatedIdentity;
+}
+
 interface Pending {
   destination: Destination;
-  resolve: (r: { message: DecodedMessage; body: Body }) => void;
+  resolve: (r: Answer) => void;
   reject: (e: Error) => void;
   timer: TimerHandle | undefined;
 }
@@ -121,6 +128,12 @@ export class MessageTransport {
     this.reassembler = new Reassembler(this.ctx, { timeoutMs: MAX_REQUEST_LIFETIME_MS });
   }
 
+  /** Is there an open link to this Node-ID? */
+  linkTo(nodeId: Uint8Array): Link | undefined {
+    const link = this.links.get(toHex(nodeId));
+    return link && !link.closed ? link : undefined;
+  }
+
   /** Puts a link in the connection table under every Node-ID its certificate carries. */
   addLink(link: Link): void {
     for (const id of link.peer.nodeIds) this.links.set(toHex(id), link);
@@ -135,11 +148,7 @@ export class MessageTransport {
   }
 
   /** Sends a request and resolves with the (verified) response; retransmits with the same transaction id. */
-  request(
-    destinationList: Destination[],
-    body: Body,
-    options: { maxResponseLength?: number } = {},
-  ): Promise<{ message: DecodedMessage; body: Body }> {
+  request(destinationList: Destination[], body: Body, options: { maxResponseLength?: number } = {}): Promise<Answer> {
     const transactionId = new DataView(randomBytes(8).buffer).getBigUint64(0);
     const header: HeaderInput = {
       overlay: this.o.overlay,
@@ -373,7 +382,7 @@ export class MessageTransport {
     }
     if (body.method === 'error')
       pending.reject(new ErrorResponseError(body.value.errorCode, body.value.errorInfo, signer.nodeIds[0]));
-    else pending.resolve({ message, body });
+    else pending.resolve({ message, body, from: signer });
   }
 
   // ------------------------------------------------------------------------------------------ sending
