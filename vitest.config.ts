@@ -12,7 +12,12 @@ export default defineConfig({
         test: {
           name: 'unit',
           environment: 'node',
-          include: ['test/unit/**/*.test.ts', 'test/lint/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/compliance/**/*.test.ts'],
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/lint/**/*.test.ts',
+            'test/integration/**/*.test.ts',
+            'test/compliance/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },
