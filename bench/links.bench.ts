@@ -1,11 +1,13 @@
 /**
  * Links and message transport on loopback (issue: links and message transport): one-hop request/answer
- * latency over TLS, and forwarding throughput A→B→C over TLS with 600-byte messages. All nodes run in this
+ * latency, and forwarding throughput A→B→C with 600-byte messages, over TLS and over DTLS. All nodes run in this
  * one Node process, so "messages/s" is what one core does for sender, forwarder and receiver together.
  */
 import { createSigner } from '../src-main/reload/crypto';
 import { realClock } from '../src-main/reload/clock';
 import type { Link } from '../src-main/reload/link/link';
+import { DtlsEndpoint } from '../src-main/reload/link/dtls/dtls-endpoint';
+import type { LinkEndpoint } from '../src-main/reload/link/link';
 import { TlsEndpoint } from '../src-main/reload/link/tls/tls-endpoint';
 import { MessageTransport, StaticTopology } from '../src-main/reload/transport';
 import { bytesEqual, type Body } from '../src-main/reload/wire';
@@ -26,14 +28,20 @@ export interface LinkBenchResult {
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 
-export async function runLinkBench(log: (line: string) => void = console.log): Promise<LinkBenchResult> {
+export async function runLinkBench(
+  kind: 'tls' | 'dtls',
+  log: (line: string) => void = console.log,
+): Promise<LinkBenchResult> {
   const ids = await makeNodes(3);
   const silent = createLogger({ level: 'error' });
-  const endpoints = await Promise.all(
+  const endpoints: (LinkEndpoint & { address: unknown })[] = await Promise.all(
     ids.nodes.map((n) =>
-      TlsEndpoint.listen({ privateKey: n.privateKey, certificates: [n.certificate], policy: ids.policy }),
+      kind === 'tls'
+        ? TlsEndpoint.listen({ privateKey: n.privateKey, certificates: [n.certificate], policy: ids.policy })
+        : DtlsEndpoint.listen({ privateKey: n.privateKey, certificates: [n.certificate], policy: ids.policy }),
     ),
   );
+  const name = kind.toUpperCase();
   const index = (id: Uint8Array) => ids.nodes.findIndex((n) => bytesEqual(n.nodeId, id));
   const transports = ids.nodes.map(
     (n, i) =>
@@ -88,7 +96,7 @@ export async function runLinkBench(log: (line: string) => void = console.log): P
     mean: times.reduce((a, x) => a + x, 0) / times.length,
   };
   log(
-    `one-hop request/answer over TLS: p50 ${latency.p50.toFixed(3)} ms, p99 ${latency.p99.toFixed(3)} ms (${latency.samples} samples)`,
+    `one-hop request/answer over ${name}: p50 ${latency.p50.toFixed(3)} ms, p99 ${latency.p99.toFixed(3)} ms (${latency.samples} samples)`,
   );
 
   // Forwarding: A→B→C, 600-byte messages, 32 requests in flight, bounded by count and time.
@@ -115,7 +123,7 @@ export async function runLinkBench(log: (line: string) => void = console.log): P
     messageBytes: 0,
   };
   log(
-    `forwarding A→B→C over TLS: ${Math.round(forwarding.requestsPerSecond)} requests/s, B forwards ${Math.round(forwarding.forwardedPerSecond)} messages/s`,
+    `forwarding A→B→C over ${name}: ${Math.round(forwarding.requestsPerSecond)} requests/s, B forwards ${Math.round(forwarding.forwardedPerSecond)} messages/s`,
   );
   await Promise.all(endpoints.map((e) => e.close()));
   return { latency, forwarding };
