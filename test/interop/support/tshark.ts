@@ -5,6 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +24,19 @@ export async function tsharkAvailable(): Promise<string | undefined> {
 }
 
 /** Captures TCP traffic to `port` on lo while `traffic` runs; returns the pcap path. */
-export async function captureTcp(port: number, traffic: () => Promise<void>): Promise<string> {
+export function captureTcp(port: number, traffic: () => Promise<void>): Promise<string> {
+  return capture('tcp', port, traffic);
+}
+
+/** Captures UDP traffic to `port` on lo while `traffic` runs; returns the pcap path. */
+export function captureUdp(port: number, traffic: () => Promise<void>): Promise<string> {
+  return capture('udp', port, traffic);
+}
+
+async function capture(protocol: 'tcp' | 'udp', port: number, traffic: () => Promise<void>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'reload-oracle-'));
   const file = join(dir, 'capture.pcap');
-  const tshark = spawn(TSHARK, ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-P', '-l', '-q'], {
+  const tshark = spawn(TSHARK, ['-i', 'lo', '-f', `${protocol} port ${port}`, '-w', file, '-P', '-l', '-q'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -41,10 +51,18 @@ export async function captureTcp(port: number, traffic: () => Promise<void>): Pr
       tshark.kill('SIGKILL');
       throw new Error(`tshark capture did not start: ${stderr.trim()}`);
     }
-    const probe = connect(port, '127.0.0.1');
-    probe.on('error', () => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    probe.destroy();
+    if (protocol === 'tcp') {
+      const probe = connect(port, '127.0.0.1');
+      probe.on('error', () => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      probe.destroy();
+    } else {
+      // A one-byte datagram: not DTLS, so the endpoint ignores it.
+      const probe = createSocket('udp4');
+      await new Promise<void>((resolve) => probe.send(Uint8Array.of(0), port, '127.0.0.1', () => resolve()));
+      probe.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
   try {
     await traffic();
