@@ -26,6 +26,12 @@ export interface LinkStatus {
 
 const messages = (link: Link) => link.stats.messagesSent + link.stats.messagesReceived;
 
+/** One object the app and the CLI show: transport counters and every link. */
+export interface TransportStatus {
+  counters: MessageTransport['counters'];
+  links: LinkStatus[];
+}
+
 export class LinkTable {
   /** Per link: its message count when last seen changing, and since when it has been unchanged. */
   private readonly activity = new Map<Link, { count: number; since: number }>();
@@ -65,6 +71,12 @@ export class LinkTable {
       idleMs: now - a.since,
       stats: { ...link.stats },
     }));
+  }
+
+  /** A snapshot (copies), safe to serialise. */
+  transportStatus(): TransportStatus {
+    const c = this.transport.counters;
+    return { counters: { ...c, dropped: { ...c.dropped } }, links: this.status() };
   }
 
   async close(): Promise<void> {
