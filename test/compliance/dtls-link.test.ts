@@ -16,9 +16,10 @@ import {
   type DtlsAddress,
   type DtlsEndpointOptions,
 } from '../../src-main/reload/link/dtls/dtls-endpoint';
-import { generateIdentityKeys, TrustPolicy } from '../../src-main/reload/identity';
-import { makeNodes, TEST_OVERLAY, type TestNode, type TestNodes } from '../support/node-identities';
+import { generateIdentityKeys } from '../../src-main/reload/identity';
+import { makeNodes, type TestNode, type TestNodes } from '../support/node-identities';
 import { describeLinkCompliance } from './link-compliance';
+import { describeLinkSecurity } from './link-security';
 
 let ids: TestNodes;
 let foreign: TestNodes;
@@ -76,50 +77,14 @@ describeLinkCompliance('DTLS-UDP-SR-NO-ICE', async () => {
   };
 });
 
-describe('DTLS link security', () => {
-  it('refuses a server whose certificate comes from another CA', async () => {
-    const ea = await endpoint(ids.nodes[0]!);
-    // The rogue server accepts us (it trusts both CAs), so only our own check can refuse it.
-    const lenient = new TrustPolicy({
-      overlay: TEST_OVERLAY,
-      nodeIdLength: 16,
-      rootCerts: [foreign.ca.certificate, ids.ca.certificate],
-      badNodes: [],
-    });
-    const rogue = await endpoint(foreign.nodes[0]!, lenient);
-    await expect(ea.connect(rogue.address)).rejects.toBeInstanceOf(PeerRejectedError);
-    await ea.close();
-    await rogue.close();
-  });
+describeLinkSecurity(
+  'DTLS',
+  (node, policy) => endpoint(node, policy),
+  () => ({ ids, foreign }),
+  true,
+);
 
-  it('drops a client whose certificate comes from another CA', async () => {
-    const eb = await endpoint(ids.nodes[1]!);
-    let accepted = 0;
-    eb.onLink(() => accepted++);
-    // The rogue trusts our CA too, so its side completes; our server must never hand out a link, and tells
-    // the rogue so (close_notify), which closes the rogue's link.
-    const lenient = new TrustPolicy({
-      overlay: TEST_OVERLAY,
-      nodeIdLength: 16,
-      rootCerts: [foreign.ca.certificate, ids.ca.certificate],
-      badNodes: [],
-    });
-    const rogue = await endpoint(foreign.nodes[0]!, lenient);
-    const link = await rogue.connect(eb.address);
-    await until(() => link.closed, 'the refused link to close');
-    expect(accepted).toBe(0);
-    await eb.close();
-    await rogue.close();
-  });
-
-  it('refuses a peer whose certificate does not carry the Node-ID we attached to', async () => {
-    const ea = await endpoint(ids.nodes[0]!);
-    const eb = await endpoint(ids.nodes[1]!);
-    await expect(ea.connect(eb.address, ids.nodes[2]!.nodeId)).rejects.toThrow(/does not carry the Node-ID/);
-    await ea.close();
-    await eb.close();
-  });
-
+describe('DTLS link, beyond the shared suites', () => {
   it('refuses to start with a private key that does not belong to the certificate', async () => {
     const other = await generateIdentityKeys('ecdsa');
     await expect(

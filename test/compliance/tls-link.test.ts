@@ -1,10 +1,10 @@
 /** TLS over TCP links on loopback: compliance, mutual authentication, Node-ID checks, dead-link detection. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PeerRejectedError, type Link } from '../../src-main/reload/link/link';
+import type { Link } from '../../src-main/reload/link/link';
 import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
-import { TrustPolicy } from '../../src-main/reload/identity';
-import { makeNodes, TEST_OVERLAY, type TestNode, type TestNodes } from '../support/node-identities';
+import { makeNodes, type TestNode, type TestNodes } from '../support/node-identities';
 import { describeLinkCompliance } from './link-compliance';
+import { describeLinkSecurity } from './link-security';
 
 let ids: TestNodes;
 let foreign: TestNodes;
@@ -41,44 +41,14 @@ describeLinkCompliance('TLS-TCP-FH-NO-ICE', async () => {
   };
 });
 
-describe('TLS link security', () => {
-  it('refuses a server whose certificate comes from another CA', async () => {
-    const ea = await endpoint(ids.nodes[0]!);
-    // The rogue server accepts us (it trusts both CAs), so only our own check can refuse it.
-    const lenient = new TrustPolicy({
-      overlay: TEST_OVERLAY,
-      nodeIdLength: 16,
-      rootCerts: [foreign.ca.certificate, ids.ca.certificate],
-      badNodes: [],
-    });
-    const rogue = await endpoint(foreign.nodes[0]!, lenient);
-    await expect(ea.connect(rogue.address)).rejects.toBeInstanceOf(PeerRejectedError);
-    await ea.close();
-    await rogue.close();
-  });
+describeLinkSecurity(
+  'TLS',
+  (node, policy) => endpoint(node, policy),
+  () => ({ ids, foreign }),
+  false,
+);
 
-  it('drops a client whose certificate comes from another CA', async () => {
-    const eb = await endpoint(ids.nodes[1]!);
-    let accepted = 0;
-    eb.onLink(() => accepted++);
-    const rogue = await endpoint(foreign.nodes[0]!, foreign.policy);
-    // The rogue accepts our server (it trusts nothing of ours, but judge both ways): its side may connect,
-    // our server must never hand out a link.
-    await rogue.connect(eb.address).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(accepted).toBe(0);
-    await eb.close();
-    await rogue.close();
-  });
-
-  it('refuses a peer whose certificate does not carry the Node-ID we attached to', async () => {
-    const ea = await endpoint(ids.nodes[0]!);
-    const eb = await endpoint(ids.nodes[1]!);
-    await expect(ea.connect(eb.address, ids.nodes[2]!.nodeId)).rejects.toThrow(/does not carry the Node-ID/);
-    await ea.close();
-    await eb.close();
-  });
-
+describe('TLS link liveness', () => {
   it('declares a link dead when frames go unacknowledged', async () => {
     const [na, nb] = ids.nodes as [TestNode, TestNode];
     const ea = await TlsEndpoint.listen({
