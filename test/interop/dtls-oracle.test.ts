@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DtlsEndpoint } from '../../src-main/reload/link/dtls/dtls-endpoint';
-import type { Link } from '../../src-main/reload/link/link';
 import * as W from '../../src-main/reload/wire';
-import { makeNodes } from '../support/node-identities';
+import { captureLinkTraffic } from './support/link-capture';
 import { sampleMessages, type Sample } from './support/sample-messages';
 import { captureUdp, TSHARK, tsharkAvailable } from './support/tshark';
 
@@ -26,33 +25,8 @@ beforeAll(async () => {
   if (!(await tsharkAvailable())) throw new Error('tshark not found: install Debian tshark (.ci/run does)');
   const dir = await mkdtemp(join(tmpdir(), 'dtls-oracle-'));
   const keyLog = join(dir, 'keys.log');
-  const ids = await makeNodes(2);
-  const [a, b] = ids.nodes as [(typeof ids.nodes)[0], (typeof ids.nodes)[0]];
-  const server = await DtlsEndpoint.listen({
-    privateKey: b.privateKey,
-    certificates: [b.certificate],
-    policy: ids.policy,
-    keyLogFile: keyLog,
-  });
-  const client = await DtlsEndpoint.listen({
-    privateKey: a.privateKey,
-    certificates: [a.certificate],
-    policy: ids.policy,
-    keyLogFile: keyLog,
-  });
   samples = (await sampleMessages()).filter((s) => s.bytes.length <= 1200); // one datagram each
-  const pcap = await captureUdp(server.address.port, async () => {
-    const accepted = new Promise<Link>((resolve) => server.onLink(resolve));
-    const link = await client.connect(server.address);
-    const far = await accepted;
-    let received = 0;
-    far.onMessage(() => received++);
-    for (const s of samples) await link.send(s.bytes);
-    for (let i = 0; i < 500 && received < samples.length; i++) await new Promise((r) => setTimeout(r, 10));
-    await link.close();
-  });
-  await client.close();
-  await server.close();
+  const { pcap, port } = await captureLinkTraffic((o) => DtlsEndpoint.listen(o), captureUdp, samples, keyLog);
   const { stdout } = await run(
     TSHARK,
     [
@@ -61,7 +35,7 @@ beforeAll(async () => {
       '-o',
       `tls.keylog_file:${keyLog}`,
       '-d',
-      `udp.port==${server.address.port},dtls`,
+      `udp.port==${port},dtls`,
       '-T',
       'json',
       '-e',

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Link } from '../../src-main/reload/link/link';
 import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
 import * as W from '../../src-main/reload/wire';
-import { makeNodes } from '../support/node-identities';
+import { captureLinkTraffic } from './support/link-capture';
 import { sampleMessages, type Sample } from './support/sample-messages';
 import { captureTcp, TSHARK, tsharkAvailable } from './support/tshark';
 
@@ -25,33 +24,8 @@ beforeAll(async () => {
   if (!(await tsharkAvailable())) throw new Error('tshark not found: install Debian tshark (.ci/run does)');
   const dir = await mkdtemp(join(tmpdir(), 'tls-oracle-'));
   const keyLog = join(dir, 'keys.log');
-  const ids = await makeNodes(2);
-  const [a, b] = ids.nodes as [(typeof ids.nodes)[0], (typeof ids.nodes)[0]];
-  const server = await TlsEndpoint.listen({
-    privateKey: b.privateKey,
-    certificates: [b.certificate],
-    policy: ids.policy,
-    keyLogFile: keyLog,
-  });
-  const client = await TlsEndpoint.listen({
-    privateKey: a.privateKey,
-    certificates: [a.certificate],
-    policy: ids.policy,
-    keyLogFile: keyLog,
-  });
   samples = await sampleMessages();
-  const pcap = await captureTcp(server.address.port, async () => {
-    const accepted = new Promise<Link>((resolve) => server.onLink(resolve));
-    const link = await client.connect(server.address);
-    const far = await accepted;
-    let received = 0;
-    far.onMessage(() => received++);
-    for (const s of samples) await link.send(s.bytes);
-    for (let i = 0; i < 200 && received < samples.length; i++) await new Promise((r) => setTimeout(r, 10));
-    await link.close();
-  });
-  await client.close();
-  await server.close();
+  const { pcap, port } = await captureLinkTraffic((o) => TlsEndpoint.listen(o), captureTcp, samples, keyLog);
 
   const { stdout: streams } = await run(TSHARK, ['-r', pcap, '-Y', 'tls', '-T', 'fields', '-e', 'tcp.stream']);
   const stream = streams.split('\n').find((l) => l.trim() !== '') ?? '0';
@@ -63,7 +37,7 @@ beforeAll(async () => {
       '-o',
       `tls.keylog_file:${keyLog}`,
       '-d',
-      `tcp.port==${server.address.port},tls`,
+      `tcp.port==${port},tls`,
       '-q',
       '-z',
       `follow,tls,raw,${stream.trim()}`,
