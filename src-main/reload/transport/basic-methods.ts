@@ -16,7 +16,7 @@ const PROBE_CODES: Record<number, ProbeInformationType> = { 1: 'responsible_set'
 export function answerPing(wallClockMs: number = Date.now()): Body {
   return {
     method: 'ping_ans',
-    value: { responseId: new DataView(randomBytes(8).buffer).getBigUint64(0), time: BigInt(Math.floor(wallClockMs)) },
+    value: { responseId: randomBytes(8).readBigUInt64BE(0), time: BigInt(Math.floor(wallClockMs)) },
   };
 }
 

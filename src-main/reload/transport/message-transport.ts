@@ -149,7 +149,7 @@ export class MessageTransport {
 
   /** Sends a request and resolves with the (verified) response; retransmits with the same transaction id. */
   request(destinationList: Destination[], body: Body, options: { maxResponseLength?: number } = {}): Promise<Answer> {
-    const transactionId = new DataView(randomBytes(8).buffer).getBigUint64(0);
+    const transactionId = randomBytes(8).readBigUInt64BE(0);
     const header: HeaderInput = {
       overlay: this.o.overlay,
       configurationSequence: this.o.configSequence,
