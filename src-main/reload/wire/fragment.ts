@@ -28,28 +28,31 @@ export function fragmentMessage(message: Uint8Array, maxFragmentSize: number, ct
       ['fragment'],
     );
   }
+  // The fewest pieces that fit, balanced so their sizes differ by at most one byte. A ceil-sized slice
+  // for every piece but the last could leave the last one far below 256 bytes.
   const count = Math.ceil(payload / room);
-  const slice = Math.ceil(payload / count);
-  const last = payload - slice * (count - 1);
-  if (last < MIN_FRAGMENT_PAYLOAD && count > 1) {
-    throw new ReloadEncodeError(`the last fragment would carry ${last} < ${MIN_FRAGMENT_PAYLOAD} bytes`, ['fragment']);
-  }
+  const base = Math.floor(payload / count);
+  const longer = payload % count;
   const baseOffset = header.fragment & FRAGMENT_OFFSET_MASK;
   const originalIsLast = (header.fragment & FRAGMENT_LAST_BIT) !== 0;
   if (baseOffset + payload > FRAGMENT_OFFSET_MASK)
     throw new ReloadEncodeError('fragment offset exceeds 24 bits', ['fragment']);
   const out: Uint8Array[] = [];
+  let start = headerLength;
   for (let i = 0; i < count; i++) {
-    const start = headerLength + i * slice;
-    const end = Math.min(start + slice, message.length);
+    const end = start + base + (i < longer ? 1 : 0);
     const piece = allocBytes(headerLength + (end - start));
     piece.set(message.subarray(0, headerLength));
     piece.set(message.subarray(start, end), headerLength);
     const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
     const isLast = i === count - 1 && originalIsLast;
-    view.setUint32(12, (FRAGMENT_HISTORIC_BIT | (isLast ? FRAGMENT_LAST_BIT : 0) | (baseOffset + i * slice)) >>> 0);
+    view.setUint32(
+      12,
+      (FRAGMENT_HISTORIC_BIT | (isLast ? FRAGMENT_LAST_BIT : 0) | (baseOffset + start - headerLength)) >>> 0,
+    );
     view.setUint32(16, piece.length);
     out.push(piece);
+    start = end;
   }
   return out;
 }

@@ -52,6 +52,37 @@ describe('fragmentation', () => {
     });
   });
 
+  it('balances the pieces: at most one byte apart, each within the MTU, at least 256 bytes where any split allows it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 300, max: 9000 }), fc.integer({ min: 330, max: 1500 }), (size, mtu) => {
+        const m = message(size);
+        const pieces = W.fragmentMessage(m, mtu, ctx);
+        const { headerLength } = W.decodeHeader(m, ctx);
+        const slices = pieces.map((p) => p.length - (pieces.length > 1 ? headerLength : 0));
+        for (const p of pieces) expect(p.length).toBeLessThanOrEqual(Math.max(mtu, pieces.length > 1 ? 0 : m.length));
+        expect(Math.max(...slices) - Math.min(...slices)).toBeLessThanOrEqual(1);
+        const payload = m.length - headerLength;
+        const room = mtu - headerLength;
+        // Some n with n * 256 <= payload <= n * room exists: then every piece carries at least 256 bytes.
+        const splittable = Math.ceil(payload / room) <= Math.floor(payload / W.MIN_FRAGMENT_PAYLOAD);
+        if (pieces.length > 1 && splittable) expect(Math.min(...slices)).toBeGreaterThanOrEqual(W.MIN_FRAGMENT_PAYLOAD);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('in a gap no split can meet (1,000 bytes over a 300-byte room), sends balanced pieces rather than failing', () => {
+    const probe = message(100);
+    const { headerLength } = W.decodeHeader(probe, ctx);
+    const m = message(100 + (1000 - (probe.length - headerLength)));
+    const pieces = W.fragmentMessage(m, headerLength + 300, ctx);
+    // Three pieces would need 334 > 300 bytes, four leave 250 < 256: four it is.
+    expect(pieces.map((p) => p.length - headerLength)).toEqual([250, 250, 250, 250]);
+    const r = new W.Reassembler(ctx);
+    const done = pieces.map((p) => r.add(p, 0)).filter((x) => x.status === 'complete');
+    expect((done[0] as { message: Uint8Array }).message).toEqual(m);
+  });
+
   it('reassembles in any order, with duplicates, into the original bytes', () => {
     fc.assert(
       fc.property(
