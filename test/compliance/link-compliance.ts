@@ -4,7 +4,7 @@
  * the in-memory network advances its virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { LinkClosedError, MessageTooLargeError, type Link } from '../../src-main/reload/link/link';
+import { LinkClosedError, LinkCongestedError, MessageTooLargeError, type Link } from '../../src-main/reload/link/link';
 import { toHex } from '../../src-main/reload/wire';
 
 export interface LinkPair {
@@ -74,6 +74,35 @@ export function describeLinkCompliance(name: string, makePair: () => Promise<Lin
         await p.a.send(message(9, 10));
         await until(p, () => atB.length === 2, 'two messages');
         expect(atB[0]?.length).toBe(p.a.maxMessageSize);
+        expect(p.a.closed).toBe(false);
+      } finally {
+        await p.teardown();
+      }
+    });
+
+    it('refuses sends beyond its send queue limit without closing, and delivers exactly what it accepted', async () => {
+      const p = await makePair();
+      try {
+        const atB = collect(p.b);
+        const size = Math.min(4000, p.a.maxMessageSize);
+        p.a.sendQueueLimit = 32 * 1024;
+        // Not awaited: a burst far larger than the limit, as a sender that ignores backpressure would make.
+        const sends = Array.from({ length: 100 }, (_, i) => p.a.send(message(i, size)));
+        const results = await Promise.allSettled(sends);
+        const accepted = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+        const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        expect(refused.length).toBeGreaterThan(0);
+        expect(accepted.length).toBeGreaterThan(0);
+        for (const reason of refused) expect(reason).toBeInstanceOf(LinkCongestedError);
+        expect(p.a.stats.congested).toBe(refused.length);
+        expect(p.a.stats.messagesSent).toBe(accepted.length);
+        expect(p.a.closed).toBe(false);
+        await until(p, () => atB.length >= accepted.length, 'the accepted messages', 1000);
+        expect(atB).toEqual(accepted.map((i) => message(i, size)));
+        expect(p.a.queuedBytes).toBe(0);
+        await p.a.send(message(1000, size));
+        await until(p, () => atB.length === accepted.length + 1, 'one more message', 1000);
+        expect(atB.at(-1)).toEqual(message(1000, size));
         expect(p.a.closed).toBe(false);
       } finally {
         await p.teardown();

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src-main/reload/clock';
 import { MemoryNetwork, type LinkConditions } from '../../src-main/reload/link/memory/memory-network';
-import type { Link } from '../../src-main/reload/link/link';
+import { LinkCongestedError, type Link } from '../../src-main/reload/link/link';
 import { makeNodes, type TestNodes } from '../support/node-identities';
 import { describeLinkCompliance, type LinkPair } from './link-compliance';
 
@@ -45,6 +45,24 @@ describe('memory network conditions', () => {
     await harness.a.send(new Uint8Array(1000));
     clock.runUntilIdle();
     expect(at).toEqual([150, 250]);
+  });
+
+  it('counts bytes still being serialised as queued, fewer as the virtual clock advances', async () => {
+    const { harness, clock } = await pair({ latencyMs: 50, jitterMs: 0, loss: 0, bandwidth: 10_000 });
+    expect(harness.a.queuedBytes).toBe(0);
+    for (let i = 0; i < 3; i++) await harness.a.send(new Uint8Array(1000)); // 300 ms on the wire at 10 kB/s
+    expect(harness.a.queuedBytes).toBe(3000);
+    clock.advance(100);
+    expect(harness.a.queuedBytes).toBe(2000);
+    clock.advance(150);
+    expect(harness.a.queuedBytes).toBe(500);
+    harness.a.sendQueueLimit = 1000;
+    await expect(harness.a.send(new Uint8Array(600))).rejects.toBeInstanceOf(LinkCongestedError);
+    expect(harness.a.stats.congested).toBe(1);
+    clock.advance(50);
+    expect(harness.a.queuedBytes).toBe(0);
+    await harness.a.send(new Uint8Array(600));
+    expect(harness.a.queuedBytes).toBe(600);
   });
 
   it('loses about the configured share and reorders with jitter, deterministically for a seed', async () => {

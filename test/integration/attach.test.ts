@@ -1,92 +1,119 @@
 /**
- * Attach without ICE over real TLS links: A reaches C through B, C answers and connects back to A's
- * passive candidate (so A, the requester, is the TLS server), and A then talks to C directly.
+ * Attach over real sockets on loopback, in both overlay modes: No-ICE (TLS-TCP-FH-NO-ICE, the answerer
+ * connects back to the requester's passive candidate) and ICE (DTLS-UDP-SR over the pair ICE selected).
+ * A and C bootstrap through B (a direct link, then an Attach to their own Node-ID + 1), then A attaches to C
+ * through B and talks to C directly. In both modes the requester ends up as the (D)TLS server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src-main/common/logger';
-import { realClock } from '../../src-main/reload/clock';
-import { createSigner } from '../../src-main/reload/crypto';
-import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
+import type { Link } from '../../src-main/reload/link/link';
 import {
-  answerPing,
-  AttachService,
+  bootstrap,
+  BootstrapFailedError,
   ErrorResponseError,
-  MessageTransport,
-  RequestRouter,
-  StaticTopology,
+  type IceDtlsAttach,
+  nextId,
+  type BootstrapAddress,
 } from '../../src-main/reload/transport';
 import { bytesEqual, ErrorCode, toHex } from '../../src-main/reload/wire';
+import { attachOverlay, type OverlayNode } from '../support/attach-overlay';
 import { makeNodes, type TestNodes } from '../support/node-identities';
 
-let ids: TestNodes;
-const endpoints: TlsEndpoint[] = [];
-const transports: MessageTransport[] = [];
-const attach: AttachService[] = [];
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-beforeAll(async () => {
-  ids = await makeNodes(3);
-  const index = (id: Uint8Array) => ids.nodes.findIndex((n) => bytesEqual(n.nodeId, id));
-  for (const [i, n] of ids.nodes.entries()) {
-    const endpoint = await TlsEndpoint.listen({
-      privateKey: n.privateKey,
-      certificates: [n.certificate],
-      policy: ids.policy,
-    });
-    const transport = new MessageTransport({
-      nodeId: n.nodeId,
-      overlay: 5,
-      configSequence: 1,
-      initialTtl: 100,
-      reliabilityTimerMs: 1000,
-      maxMessageSize: 5000,
-      nodeIdLength: 16,
-      signer: createSigner({ privateKey: n.privateKey, certificate: n.certificate }),
-      policy: ids.policy,
-      // A and C know only B; B knows both.
-      topology: new StaticTopology(
-        (id) => bytesEqual(id, n.nodeId),
-        (id) => (i === 1 ? (index(id) >= 0 ? id : undefined) : ids.nodes[1]!.nodeId),
-      ),
-      clock: realClock,
-      log: createLogger({ level: 'warn' }),
-    });
-    const router = new RequestRouter(transport);
-    router.on('ping_req', () => answerPing());
-    attach.push(new AttachService({ transport, router, endpoint, nodeId: n.nodeId, clock: realClock }));
-    endpoints.push(endpoint);
-    transports.push(transport);
-  }
-  // Bootstrap: A and C each connect to B directly.
-  transports[0]!.addLink(await endpoints[0]!.connect(endpoints[1]!.address, ids.nodes[1]!.nodeId));
-  transports[2]!.addLink(await endpoints[2]!.connect(endpoints[1]!.address, ids.nodes[1]!.nodeId));
-  await new Promise((r) => setTimeout(r, 50));
-}, 60_000);
+async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (condition()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
 
-afterAll(async () => {
-  await Promise.all(endpoints.map((e) => e.close()));
-});
+async function ping(from: OverlayNode, to: OverlayNode) {
+  return from.transport.request([{ type: 'node', id: to.node.nodeId }], {
+    method: 'ping_req',
+    value: { padding: new Uint8Array(0) },
+  });
+}
 
-describe('Attach (No-ICE, TLS-TCP-FH-NO-ICE)', () => {
-  it('builds a direct link to the target, with the target as TLS client', async () => {
-    const c = ids.nodes[2]!.nodeId;
-    expect(transports[0]!.linkTo(c)).toBeUndefined();
-    const link = await attach[0]!.attach({ type: 'node', id: c });
-    expect(toHex(link.peer.nodeIds[0]!)).toBe(toHex(c));
-    expect(transports[0]!.linkTo(c)).toBe(link);
-    const forwardedBefore = transports[1]!.counters.forwarded;
-    const { body } = await transports[0]!.request([{ type: 'node', id: c }], {
-      method: 'ping_req',
-      value: { padding: new Uint8Array(0) },
+describe.each(['no-ice', 'ice'] as const)('Attach (%s)', (mode) => {
+  let ids: TestNodes;
+  let overlay: Awaited<ReturnType<typeof attachOverlay>>;
+  let a: OverlayNode, b: OverlayNode, c: OverlayNode;
+  const linkType = mode === 'ice' ? 'DTLS-UDP-SR' : 'TLS-TCP-FH-NO-ICE';
+
+  const join = (n: OverlayNode, addresses: BootstrapAddress[] = [b.endpoint.address]) =>
+    bootstrap({
+      addresses,
+      connect: (address) => n.endpoint.connect(address),
+      accept: (link: Link) => n.transport.addLink(link),
+      attach: n.attach,
+      nodeId: n.node.nodeId,
+      sendUpdate: true,
     });
-    expect(body.method).toBe('ping_ans');
-    expect(transports[1]!.counters.forwarded).toBe(forwardedBefore); // direct now, B not involved
-    // A second Attach to the same node reuses the link.
-    expect(await attach[0]!.attach({ type: 'node', id: c })).toBe(link);
+
+  beforeAll(async () => {
+    ids = await makeNodes(3);
+    overlay = await attachOverlay(ids, mode);
+    [a, b, c] = overlay.nodes as [OverlayNode, OverlayNode, OverlayNode];
+  }, 60_000);
+
+  afterAll(async () => {
+    await overlay.close();
   });
 
+  it('bootstraps: a direct link to the bootstrap node, then an Attach to Node-ID + 1 with send_update', async () => {
+    for (const n of [a, c]) {
+      const result = await join(n);
+      expect(result.bootstrapLink.type).toBe(mode === 'ice' ? 'DTLS-UDP-SR-NO-ICE' : 'TLS-TCP-FH-NO-ICE');
+      expect(toHex(result.admittingLink.peer.nodeIds[0]!)).toBe(toHex(b.node.nodeId));
+      expect(result.admittingLink.type).toBe(linkType);
+    }
+    // B answered both Attaches and was asked for an Update each time.
+    await until(() => b.attached.length === 2, 'B to see both links');
+    expect(b.attached.every((e) => e.role === 'answerer' && e.updateRequested)).toBe(true);
+    expect(nextId(Uint8Array.of(0x01, 0xff, 0xff))).toEqual(Uint8Array.of(0x02, 0x00, 0x00));
+    expect(nextId(Uint8Array.of(0xff, 0xff))).toEqual(Uint8Array.of(0x00, 0x00));
+  }, 30_000);
+
+  it('attaches A to C through B; A (the requester) is the server; then they talk directly', async () => {
+    expect(a.transport.linkTo(c.node.nodeId)).toBeUndefined();
+    const link = await a.attach.attach({ type: 'node', id: c.node.nodeId });
+    expect(link.type).toBe(linkType);
+    expect(toHex(link.peer.nodeIds[0]!)).toBe(toHex(c.node.nodeId));
+    expect(a.transport.linkTo(c.node.nodeId)).toBe(link);
+    await until(() => c.transport.linkTo(a.node.nodeId) !== undefined, 'C to hold its side');
+    const forwarded = b.transport.counters.forwarded;
+    expect((await ping(a, c)).body.method).toBe('ping_ans');
+    expect((await ping(c, a)).body.method).toBe('ping_ans');
+    expect(b.transport.counters.forwarded).toBe(forwarded); // direct now, B not involved
+    expect(await a.attach.attach({ type: 'node', id: c.node.nodeId })).toBe(link); // reused
+    const cSide = c.attached.at(-1)!;
+    expect(cSide.role).toBe('answerer');
+    expect(cSide.updateRequested).toBe(false);
+    if (mode === 'ice') {
+      expect(a.timings.at(-1)?.role).toBe('requester');
+      expect(c.timings.at(-1)?.role).toBe('answerer');
+    }
+  }, 30_000);
+
+  it('settles glare: both attach at once and each ends with one working link to the other', async () => {
+    await a.transport.linkTo(c.node.nodeId)?.close();
+    await until(
+      () => !a.transport.linkTo(c.node.nodeId) && !c.transport.linkTo(a.node.nodeId),
+      'the old link to close on both sides',
+    );
+    const [fromA, fromC] = await Promise.all([
+      a.attach.attach({ type: 'node', id: c.node.nodeId }),
+      c.attach.attach({ type: 'node', id: a.node.nodeId }),
+    ]);
+    expect(bytesEqual(fromA.peer.nodeIds[0]!, c.node.nodeId)).toBe(true);
+    expect(bytesEqual(fromC.peer.nodeIds[0]!, a.node.nodeId)).toBe(true);
+    expect(a.transport.linkTo(c.node.nodeId)).toBe(fromA);
+    expect(c.transport.linkTo(a.node.nodeId)).toBe(fromC);
+    expect((await ping(a, c)).body.method).toBe('ping_ans');
+    expect((await ping(c, a)).body.method).toBe('ping_ans');
+  }, 40_000);
+
   it('answers an Attach without a usable candidate with Error_Incompatible_with_Overlay', async () => {
-    const failure = await transports[0]!
-      .request([{ type: 'node', id: ids.nodes[1]!.nodeId }], {
+    const failure = await a.transport
+      .request([{ type: 'node', id: b.node.nodeId }], {
         method: 'attach_req',
         value: {
           ufrag: new Uint8Array(4),
@@ -100,4 +127,33 @@ describe('Attach (No-ICE, TLS-TCP-FH-NO-ICE)', () => {
     expect(failure).toBeInstanceOf(ErrorResponseError);
     expect((failure as ErrorResponseError).errorCode).toBe(ErrorCode.Incompatible_with_Overlay);
   });
+
+  if (mode === 'ice') {
+    it('keeps the selected pair alive with STUN keepalives, answered end to end', async () => {
+      const link = a.transport.linkTo(c.node.nodeId)!;
+      const requester = a.strategy as IceDtlsAttach;
+      const answerer = c.strategy as IceDtlsAttach;
+      const before = requester.keepalive(link)!;
+      // werift sends a consent check every 4-6 s (RFC 7675): wait until each side's was sent and answered.
+      const answered = () => {
+        const mine = requester.keepalive(link)!;
+        const theirs = answerer.keepalive(c.transport.linkTo(a.node.nodeId)!)!;
+        return (
+          mine.keepalivesSent > before.keepalivesSent &&
+          mine.responsesReceived > before.responsesReceived &&
+          theirs.keepalivesSent > 0 &&
+          mine.requestsReceived > before.requestsReceived
+        );
+      };
+      await until(answered, 'keepalives sent and answered both ways', 12_000);
+      expect(link.closed).toBe(false);
+    }, 20_000);
+  } else {
+    it('reports every bootstrap address that failed', async () => {
+      const failure = await join(a, [{ host: '127.0.0.1', port: 1 }]).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(BootstrapFailedError);
+      expect((failure as Error).message).toContain('127.0.0.1:1');
+      expect((failure as BootstrapFailedError).causes).toHaveLength(1);
+    });
+  }
 });

@@ -1,7 +1,9 @@
 /** What every Link implementation shares: listeners, stats, the closed state. */
 import type { ValidatedIdentity } from '../identity';
 import {
+  DEFAULT_SEND_QUEUE_LIMIT,
   LinkClosedError,
+  LinkCongestedError,
   MessageTooLargeError,
   type Link,
   type LinkCloseReason,
@@ -19,7 +21,11 @@ export abstract class LinkBase implements Link {
     bytesSent: 0,
     bytesReceived: 0,
     retransmissions: 0,
+    congested: 0,
   };
+  sendQueueLimit = DEFAULT_SEND_QUEUE_LIMIT;
+  /** Bytes of sends whose transmit() has not settled yet. */
+  private pendingBytes = 0;
 
   constructor(
     readonly type: LinkType,
@@ -33,12 +39,27 @@ export abstract class LinkBase implements Link {
     return this.closedWith !== undefined;
   }
 
+  get queuedBytes(): number {
+    return this.backlogBytes();
+  }
+
   async send(message: Uint8Array): Promise<void> {
     if (this.closedWith) throw new LinkClosedError(this.closedWith);
     if (message.length > this.maxMessageSize) throw new MessageTooLargeError(message.length, this.maxMessageSize);
+    // Backpressure: with a backlog, refuse what would take it over the limit (one message always fits).
+    const backlog = this.backlogBytes();
+    if (backlog > 0 && backlog + message.length > this.sendQueueLimit) {
+      this.stats.congested++;
+      throw new LinkCongestedError(backlog, this.sendQueueLimit);
+    }
     this.stats.messagesSent++;
     this.stats.bytesSent += message.length;
-    await this.transmit(message);
+    this.pendingBytes += message.length;
+    try {
+      await this.transmit(message);
+    } finally {
+      this.pendingBytes -= message.length;
+    }
   }
 
   onMessage(listener: (message: Uint8Array) => void): () => void {
@@ -61,6 +82,11 @@ export abstract class LinkBase implements Link {
   protected abstract transmit(message: Uint8Array): Promise<void>;
   /** Releases the underlying transport after a local close. */
   protected abstract shutdown(): Promise<void>;
+
+  /** Bytes accepted but not yet on the wire; by default those whose transmit() has not settled. */
+  protected backlogBytes(): number {
+    return this.pendingBytes;
+  }
 
   protected deliver(message: Uint8Array): void {
     if (this.closedWith) return;

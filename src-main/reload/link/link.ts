@@ -15,7 +15,12 @@ export interface LinkStats {
   bytesSent: number;
   bytesReceived: number;
   retransmissions: number;
+  /** Sends refused with LinkCongestedError because the send queue was full. */
+  congested: number;
 }
+
+/** Default `Link.sendQueueLimit`: 1 MiB. */
+export const DEFAULT_SEND_QUEUE_LIMIT = 1024 * 1024;
 
 export interface Link {
   readonly type: LinkType;
@@ -27,7 +32,15 @@ export interface Link {
   readonly rttMs: number | undefined;
   readonly closed: boolean;
   readonly stats: LinkStats;
-  /** Resolves when the message is handed to the transport (backpressure: slow peers make it wait). */
+  /** Most bytes accepted by `send` but not yet on the wire before further sends fail (LinkCongestedError). */
+  sendQueueLimit: number;
+  /** Bytes accepted by `send` but not yet on the wire. */
+  readonly queuedBytes: number;
+  /**
+   * Resolves when the message is handed to the transport (backpressure: slow peers make it wait). Rejects
+   * with LinkCongestedError, leaving the link open, if a backlog exists and the message would exceed
+   * `sendQueueLimit`; a message sent with nothing queued is always accepted.
+   */
   send(message: Uint8Array): Promise<void>;
   onMessage(listener: (message: Uint8Array) => void): () => void;
   onClose(listener: (reason: LinkCloseReason, detail?: string) => void): () => void;
@@ -57,6 +70,17 @@ export class MessageTooLargeError extends Error {
   ) {
     super(`message of ${size} bytes exceeds the link's ${limit}-byte limit; fragment it first`);
     this.name = 'MessageTooLargeError';
+  }
+}
+
+/** The send queue is full: the peer (or the path to it) is not keeping up. The link stays open. */
+export class LinkCongestedError extends Error {
+  constructor(
+    readonly queuedBytes: number,
+    readonly limit: number,
+  ) {
+    super(`the link's send queue holds ${queuedBytes} bytes (limit ${limit}): the peer is not keeping up`);
+    this.name = 'LinkCongestedError';
   }
 }
 

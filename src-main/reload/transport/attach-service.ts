@@ -1,187 +1,177 @@
 /**
- * Attach without ICE (RFC 6940 §6.5.1, the No-ICE case for TLS-TCP-FH-NO-ICE): the requester offers its
- * TLS listening address as a passive candidate and waits; the answerer replies and connects to it, so the
- * requester is the TLS server as the RFC requires. Both sides check that the certificate on the new link
- * carries the Node-ID of the node that signed the Attach. Glare (both attaching to each other) is settled
- * by Node-ID: the larger answers Error_In_Progress, the smaller gives up its own attempt.
+ * The Attach method (RFC 6940 §6.5.1) around one AttachStrategy (ICE or No-ICE, as the overlay says):
+ * sending Attach requests and answering them, one attempt per peer at a time, glare settled by Node-ID,
+ * and every resulting link handed to the connection table. The strategy builds the links.
+ *
+ * Answering (§6.5.1.2): with no Attach of ours towards the requester we answer and start connecting. With
+ * one of ours already answered (connecting), we answer Error_In_Progress. With one of ours still unanswered
+ * (glare), the larger Node-ID answers Error_In_Progress and keeps its own attempt; the smaller answers,
+ * and its own attempt yields: it resolves with the link the peer's Attach builds.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
-import type { Link, LinkEndpoint } from '../link/link';
-import {
-  bytesEqual,
-  ErrorCode,
-  OverlayLinkType,
-  toHex,
-  type AttachReqAns,
-  type Destination,
-  type IceCandidate,
-  type IpAddressPort,
-} from '../wire';
+import type { Link } from '../link/link';
+import { bytesEqual, ErrorCode, toHex, type Body, type Destination } from '../wire';
+import type { AttachStrategy } from './attach-strategy';
+import { AttachAnswerError, AttachTimeoutError, ErrorResponseError } from './errors';
 import { ErrorAnswer, type IncomingRequest, type MessageTransport } from './message-transport';
 import type { RequestRouter } from './request-router';
+
+export interface AttachedEvent {
+  link: Link;
+  /** 'requester' if we sent the Attach, 'answerer' if we answered it. */
+  role: 'requester' | 'answerer';
+  /**
+   * The requester set send_update: once the link is up the answerer MUST send it an Update (§6.5.1.2).
+   * The topology (CHORD-RELOAD) does so.
+   */
+  updateRequested: boolean;
+}
 
 export interface AttachServiceOptions {
   transport: MessageTransport;
   router: RequestRouter;
-  /** The TLS endpoint we listen on; its address is our passive candidate. */
-  endpoint: LinkEndpoint & { address: { host: string; port: number } };
   nodeId: Uint8Array;
+  strategy: AttachStrategy;
   clock: Clock;
-  /** How long to wait for the answerer's connection after its answer. */
-  connectTimeoutMs?: number;
+  /**
+   * After losing glare (our request answered Error_In_Progress by the larger Node-ID), how long to wait
+   * for the peer's own Attach to reach us (default 10 s).
+   */
+  glareWaitMs?: number;
+  /** Where new links go (a LinkTable's `add`); by default straight into the transport. */
+  accept?: (link: Link) => void;
+  /** Each link an Attach produced, on either side. */
+  onAttached?: (event: AttachedEvent) => void;
+  /** An answered Attach that produced no link (the requester is told nothing more; this is for logs). */
+  onAnswerFailed?: (requester: Uint8Array, error: Error) => void;
 }
 
-export class AttachTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AttachTimeoutError';
-  }
+export interface AttachOptions {
+  /** Ask the answerer for an Update once the link is up (a joining node does). */
+  sendUpdate?: boolean;
+  /** Send the Attach over this link whatever the topology says (bootstrap: §11.4). */
+  via?: Link;
 }
 
-const utf8 = new TextEncoder();
-
-function ipBytes(host: string): IpAddressPort['address'] {
-  if (host.includes(':')) {
-    const parts = host.split(':');
-    const full = host === '::1' ? ['0', '0', '0', '0', '0', '0', '0', '1'] : parts;
-    const out = new Uint8Array(16);
-    full.forEach((g, i) => {
-      const v = parseInt(g || '0', 16);
-      out[i * 2] = v >> 8;
-      out[i * 2 + 1] = v & 0xff;
-    });
-    return out;
-  }
-  return Uint8Array.from(host.split('.').map(Number));
-}
-
-function hostOf(a: IpAddressPort): string {
-  if (a.family === 4) return Array.from(a.address).join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2)
-    groups.push((((a.address[i] as number) << 8) | (a.address[i + 1] as number)).toString(16));
-  return groups.join(':').replace(/^0:0:0:0:0:0:0:1$/, '::1');
+interface Attempt {
+  state: 'unanswered' | 'connecting';
+  /** Glare lost: our attempt takes the link the peer's Attach builds. */
+  yieldTo(link: Promise<Link>): void;
 }
 
 export class AttachService {
-  /** Links that arrived before we knew whose they were, by Node-ID. */
-  private readonly arrived = new Map<string, Link>();
-  private readonly waiting = new Map<string, (link: Link) => void>();
-  /** Our own Attach requests still without an answer, by the target Node-ID (for glare). */
-  private readonly unanswered = new Set<string>();
+  /** Our Attach attempts towards Node-IDs, with the link each will give. */
+  private readonly attempts = new Map<string, { attempt: Attempt; link: Promise<Link> }>();
+  private readonly accepted = new WeakSet<Link>();
 
   constructor(private readonly o: AttachServiceOptions) {
-    o.endpoint.onLink((link) => this.incoming(link));
     o.router.on('attach_req', (request) => this.answer(request));
+    o.strategy.onUnsolicited((link) => this.accept(link));
   }
 
-  private candidate(): IceCandidate {
-    const { host, port } = this.o.endpoint.address;
-    return {
-      addrPort: host.includes(':')
-        ? { family: 6, address: ipBytes(host), port }
-        : { family: 4, address: ipBytes(host), port },
-      overlayLink: OverlayLinkType['TLS-TCP-FH-NO-ICE'],
-      foundation: utf8.encode('1'),
-      priority: 1,
-      type: 'host',
-      extensions: [],
+  /** Attaches to a Node-ID (or to whichever node is responsible for a Resource-ID); resolves with the link. */
+  attach(destination: Destination, options: AttachOptions = {}): Promise<Link> {
+    if (destination.type !== 'node') return this.run(destination, options, undefined);
+    const existing = this.o.transport.linkTo(destination.id);
+    if (existing) return Promise.resolve(existing);
+    const key = toHex(destination.id);
+    const running = this.attempts.get(key);
+    if (running) return running.link;
+    let yielded: (link: Promise<Link>) => void = () => undefined;
+    const yieldPromise = new Promise<Promise<Link>>((resolve) => (yielded = resolve));
+    const attempt: Attempt = { state: 'unanswered', yieldTo: (link) => yielded(link) };
+    const entry = {
+      attempt,
+      link: this.run(destination, options, { attempt, yielded: yieldPromise }).finally(() => {
+        if (this.attempts.get(key) === entry) this.attempts.delete(key);
+      }),
     };
+    this.attempts.set(key, entry);
+    return entry.link;
   }
 
-  private offer(role: 'passive' | 'active', sendUpdate = false): AttachReqAns {
-    return {
-      ufrag: utf8.encode(randomBytes(6).toString('hex')),
-      password: utf8.encode(randomBytes(16).toString('hex')),
-      role: utf8.encode(role),
-      candidates: role === 'passive' ? [this.candidate()] : [],
-      sendUpdate,
-    };
-  }
-
-  /** Attaches to a Node-ID (or the node responsible for a Resource-ID) and returns the new link. */
-  async attach(destination: Destination, sendUpdate = false): Promise<Link> {
-    if (destination.type === 'node') {
-      const existing = this.o.transport.linkTo(destination.id);
-      if (existing) return existing;
-      this.unanswered.add(toHex(destination.id));
+  private async run(
+    destination: Destination,
+    options: AttachOptions,
+    glare: { attempt: Attempt; yielded: Promise<Promise<Link>> } | undefined,
+  ): Promise<Link> {
+    const offer = await this.o.strategy.offer(options.sendUpdate ?? false);
+    const request = this.o.transport.request(
+      [destination],
+      { method: 'attach_req', value: offer.request },
+      options.via ? { via: options.via } : {},
+    );
+    request.catch(() => undefined);
+    const outcome = await Promise.race([
+      request.then((answer) => ({ answer }) as const),
+      ...(glare ? [glare.yielded.then((link) => ({ link }) as const)] : []),
+    ]).catch(async (error: unknown) => {
+      offer.cancel();
+      // The larger Node-ID answered Error_In_Progress: its own Attach is on its way to us, and we yield to it.
+      if (glare && error instanceof ErrorResponseError && error.errorCode === ErrorCode.In_Progress)
+        return { link: await this.within(glare.yielded, error) };
+      throw error;
+    });
+    if ('link' in outcome) {
+      // The peer's Attach won the glare; its retransmissions of ours will be answered Error_In_Progress.
+      offer.cancel();
+      return outcome.link;
     }
-    let answer;
-    try {
-      answer = await this.o.transport.request([destination], {
-        method: 'attach_req',
-        value: this.offer('passive', sendUpdate),
-      });
-    } finally {
-      if (destination.type === 'node') this.unanswered.delete(toHex(destination.id));
+    const { answer } = outcome;
+    const signer = answer.from.nodeIds[0] as Uint8Array;
+    if (answer.body.method !== 'attach_ans') {
+      offer.cancel();
+      throw new AttachAnswerError(`expected an attach_ans, got ${answer.body.method}`);
     }
-    if (answer.body.method !== 'attach_ans')
-      throw new AttachTimeoutError(`expected an attach_ans, got ${answer.body.method}`);
-    const peerId = answer.from.nodeIds[0] as Uint8Array;
     if (destination.type === 'node' && !answer.from.nodeIds.some((id) => bytesEqual(id, destination.id))) {
-      throw new AttachTimeoutError('the Attach answer was signed by another node than the one attached to');
+      offer.cancel();
+      throw new AttachAnswerError('the Attach answer was signed by another node than the one attached to');
     }
-    return this.awaitLink(peerId);
+    if (glare) glare.attempt.state = 'connecting';
+    const link = await offer.complete(answer.body.value, destination.type === 'node' ? destination.id : signer);
+    this.accept(link);
+    this.o.onAttached?.({ link, role: 'requester', updateRequested: false });
+    return link;
   }
 
-  private awaitLink(nodeId: Uint8Array): Promise<Link> {
-    const key = toHex(nodeId);
-    const ready = this.arrived.get(key);
-    if (ready && !ready.closed) {
-      this.arrived.delete(key);
-      return Promise.resolve(ready);
-    }
+  private async answer(request: IncomingRequest): Promise<Body> {
+    if (request.body.method !== 'attach_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not an Attach');
+    const requester = request.from.nodeIds[0] as Uint8Array;
+    const mine = this.attempts.get(toHex(requester))?.attempt;
+    if (mine?.state === 'connecting')
+      throw new ErrorAnswer(ErrorCode.In_Progress, 'our own Attach to you is connecting');
+    if (mine && Buffer.compare(Buffer.from(this.o.nodeId), Buffer.from(requester)) > 0)
+      throw new ErrorAnswer(ErrorCode.In_Progress, 'glare: the larger Node-ID keeps its own Attach');
+    const updateRequested = request.body.value.sendUpdate;
+    const { answer, link } = await this.o.strategy.answer(request.body.value, requester);
+    mine?.yieldTo(link);
+    link.then(
+      (l) => {
+        this.accept(l);
+        this.o.onAttached?.({ link: l, role: 'answerer', updateRequested });
+      },
+      (error: Error) => this.o.onAnswerFailed?.(requester, error),
+    );
+    return { method: 'attach_ans', value: answer };
+  }
+
+  private within(yielded: Promise<Promise<Link>>, cause: ErrorResponseError): Promise<Promise<Link>> {
     return new Promise((resolve, reject) => {
-      const timer = this.o.clock.setTimeout(() => {
-        this.waiting.delete(key);
-        reject(new AttachTimeoutError(`no TLS connection from ${key} after its Attach answer`));
-      }, this.o.connectTimeoutMs ?? 10_000);
-      this.waiting.set(key, (link) => {
+      const timer = this.o.clock.setTimeout(
+        () => reject(new AttachTimeoutError(`the peer's own Attach never came after ${cause.message}`)),
+        this.o.glareWaitMs ?? 10_000,
+      );
+      void yielded.then((link) => {
         timer.cancel();
         resolve(link);
       });
     });
   }
 
-  private incoming(link: Link): void {
-    this.o.transport.addLink(link);
-    for (const id of link.peer.nodeIds) {
-      const key = toHex(id);
-      const waiter = this.waiting.get(key);
-      if (waiter) {
-        this.waiting.delete(key);
-        waiter(link);
-        return;
-      }
-      this.arrived.set(key, link);
-      this.o.clock.setTimeout(() => this.arrived.get(key) === link && this.arrived.delete(key), 30_000);
-    }
-  }
-
-  private answer(request: IncomingRequest): { method: 'attach_ans'; value: AttachReqAns } {
-    const requester = request.from.nodeIds[0] as Uint8Array;
-    const key = toHex(requester);
-    if (this.unanswered.has(key)) {
-      // Glare: the larger Node-ID keeps its own attempt.
-      if (Buffer.compare(Buffer.from(this.o.nodeId), Buffer.from(requester)) > 0) {
-        throw new ErrorAnswer(ErrorCode.In_Progress, 'an Attach to you is in progress');
-      }
-    }
-    if (request.body.method !== 'attach_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not an Attach');
-    const tls = request.body.value.candidates.find((c) => c.overlayLink === OverlayLinkType['TLS-TCP-FH-NO-ICE']);
-    if (!tls)
-      throw new ErrorAnswer(
-        ErrorCode.Incompatible_with_Overlay,
-        'no TLS-TCP-FH-NO-ICE candidate (ICE is not available on this node)',
-      );
-    // Answer first; then connect as TLS client to the requester (the requester is the TLS server).
-    this.o.clock.setTimeout(() => {
-      this.o.endpoint
-        .connect({ host: hostOf(tls.addrPort), port: tls.addrPort.port }, requester)
-        .then((link) => this.o.transport.addLink(link))
-        .catch(() => undefined);
-    }, 0);
-    return { method: 'attach_ans', value: this.offer('active', false) };
+  private accept(link: Link): void {
+    if (this.accepted.has(link) || link.closed) return;
+    this.accepted.add(link);
+    if (this.o.accept) this.o.accept(link);
+    else this.o.transport.addLink(link);
   }
 }

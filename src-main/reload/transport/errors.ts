@@ -22,3 +22,19 @@ export class ErrorResponseError extends TransportError {
 
 /** Nothing in the connection table or the topology leads towards the destination. */
 export class NoRouteError extends TransportError {}
+
+/** An Attach got its answer, but no link came of it in time (no connection, ICE or (D)TLS did not finish). */
+export class AttachTimeoutError extends TransportError {}
+
+/** An Attach answer was signed by a node other than the one we attached to, or is not an attach_ans. */
+export class AttachAnswerError extends TransportError {}
+
+/** None of the configured bootstrap nodes could be reached (each failure is in `causes`). */
+export class BootstrapFailedError extends TransportError {
+  constructor(
+    message: string,
+    readonly causes: Error[],
+  ) {
+    super(message);
+  }
+}

@@ -5,3 +5,7 @@ export * from './basic-methods';
 export * from './link-table';
 export * from './attach-service';
 export * from './request-router';
+export * from './attach-strategy';
+export * from './attach-no-ice';
+export * from './attach-ice';
+export * from './bootstrap';

@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger';
 import type { Clock, TimerHandle } from '../clock';
 import { findSignerCertificate, signMessage, verifyMessage, type Signer } from '../crypto';
 import { readCertificate, type TrustPolicy, type ValidatedIdentity } from '../identity';
-import type { Link } from '../link/link';
+import { LinkCongestedError, type Link } from '../link/link';
 import {
   bytesEqual,
   decodeBody,
@@ -87,6 +87,13 @@ export interface TransportCounters {
   dropped: Record<string, number>;
 }
 
+export interface RequestOptions {
+  /** Largest response we accept (0: no limit). */
+  maxResponseLength?: number;
+  /** The link to send on when neither the connection table nor the topology has a route (bootstrap). */
+  via?: Link;
+}
+
 export interface Answer {
   message: DecodedMessage;
   body: Body;
@@ -148,7 +155,7 @@ export class MessageTransport {
   }
 
   /** Sends a request and resolves with the (verified) response; retransmits with the same transaction id. */
-  request(destinationList: Destination[], body: Body, options: { maxResponseLength?: number } = {}): Promise<Answer> {
+  request(destinationList: Destination[], body: Body, options: RequestOptions = {}): Promise<Answer> {
     const transactionId = randomBytes(8).readBigUInt64BE(0);
     const header: HeaderInput = {
       overlay: this.o.overlay,
@@ -162,7 +169,7 @@ export class MessageTransport {
       options: [],
     };
     const bytes = signMessage(header, { body, extensions: [] }, this.o.signer, { nodeIdLength: this.o.nodeIdLength });
-    const link = this.route(destinationList[0] as Destination);
+    const link = this.route(destinationList[0] as Destination) ?? options.via;
     if (!link) return Promise.reject(new NoRouteError(`no route towards ${describe(destinationList[0])}`));
     return new Promise((resolve, reject) => {
       const entry: Pending = { destination: destinationList.at(-1) as Destination, resolve, reject, timer: undefined };
@@ -427,7 +434,11 @@ export class MessageTransport {
     const pieces = bytes.length > link.maxMessageSize ? fragmentMessage(bytes, link.maxMessageSize, this.ctx) : [bytes];
     for (const piece of pieces) {
       this.counters.messagesOut++;
-      link.send(piece).catch((error: unknown) => this.drop('link-send', (error as Error).message));
+      link
+        .send(piece)
+        .catch((error: unknown) =>
+          this.drop(error instanceof LinkCongestedError ? 'link-congested' : 'link-send', (error as Error).message),
+        );
     }
   }
 

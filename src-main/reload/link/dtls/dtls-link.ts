@@ -121,6 +121,11 @@ export class DtlsLink extends LinkBase {
     this.end('remote', 'the peer started a new DTLS association', false);
   }
 
+  /** The path under the session failed (e.g. ICE keepalives went unanswered): the link is dead. */
+  lost(detail: string): void {
+    this.end('dead', detail, false);
+  }
+
   protected transmit(message: Uint8Array): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ message, resolve, reject });

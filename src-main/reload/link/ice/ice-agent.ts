@@ -26,8 +26,9 @@ import {
   parseMessage,
   StunProtocol,
 } from 'werift-ice';
-import type { CandType, IceCandidate, IpAddressPort } from '../../wire';
+import type { CandType, IceCandidate } from '../../wire';
 import { LinkConnectError } from '../link';
+import { hostOf, toIpAddressPort } from '../ip-address';
 
 /** OverlayLinkType DTLS-UDP-SR (RFC 6940 §6.5.1.1). */
 export const OVERLAY_LINK_DTLS_UDP_SR = 1;
@@ -52,6 +53,16 @@ export interface IceParameters {
   ufrag: Uint8Array;
   password: Uint8Array;
   candidates: IceCandidate[];
+}
+
+/** STUN traffic on the nominated pair since it was chosen: checks, then RFC 7675 consent keepalives. */
+export interface IceKeepaliveStats {
+  /** Consent (keepalive) requests we sent, every 4–6 s. */
+  keepalivesSent: number;
+  /** Answers to our checks and keepalives. */
+  responsesReceived: number;
+  /** The peer's checks and keepalives that reached us. */
+  requestsReceived: number;
 }
 
 export interface IceAddress {
@@ -109,39 +120,20 @@ const ascii = new TextEncoder();
 const text = new TextDecoder();
 const CAND_TYPES: readonly CandType[] = ['host', 'srflx', 'prflx', 'relay'];
 
-function toIpAddressPort(host: string, port: number): IpAddressPort {
-  const family = isIP(host);
-  if (family === 4) return { family: 4, address: Uint8Array.from(host.split('.').map(Number)), port };
-  if (family !== 6) throw new Error(`not an IP address: ${host}`);
-  const [head = '', tail] = (host.split('%')[0] ?? host).split('::');
-  const groups = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const front = groups(head);
-  const back = tail === undefined ? [] : groups(tail);
-  const all = [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
-  const address = new Uint8Array(16);
-  all.forEach((g, i) => {
-    address[i * 2] = g >> 8;
-    address[i * 2 + 1] = g & 0xff;
-  });
-  return { family: 6, address, port };
-}
-
-function hostOf(a: IpAddressPort): string {
-  if (a.family === 4) return Array.from(a.address).join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((a.address[i] ?? 0) << 8) | (a.address[i + 1] ?? 0)).toString(16));
-  return groups.join(':');
-}
-
 export class IceAgent {
   private readonly listeners = new Set<(datagram: Uint8Array) => void>();
   /** Datagrams that came while checks ran (the peer may start DTLS before our own connect() returns). */
   private early: { protocol: unknown; addr: WeriftAddress; data: Uint8Array }[] = [];
   private connected = false;
   private closed = false;
+  private readonly failureListeners = new Set<(reason: string) => void>();
 
   private constructor(private readonly connection: Connection) {
     connection.onData.subscribe((data: Buffer) => this.datagram(data));
+    // After nomination werift runs consent checks (STUN, every 4-6 s); 30 s without an answer means failed.
+    connection.stateChanged.subscribe((state: string) => {
+      if (state === 'failed' && this.connected) this.failed('no answer to STUN keepalives (RFC 7675 consent)');
+    });
   }
 
   static async create(options: IceAgentOptions): Promise<IceAgent> {
@@ -253,6 +245,22 @@ export class IceAgent {
       .map((c) => ({ host: c.host, port: c.port }));
   }
 
+  /** STUN counters of the nominated pair (zeros before it exists). */
+  get keepalive(): IceKeepaliveStats {
+    const pair = this.connection.nominated;
+    return {
+      keepalivesSent: pair?.consentRequestsSent ?? 0,
+      responsesReceived: pair?.responsesReceived ?? 0,
+      requestsReceived: pair?.requestsReceived ?? 0,
+    };
+  }
+
+  /** Called once if the connected pair stops answering its keepalives; the agent is closed then. */
+  onFailed(listener: (reason: string) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
   send(datagram: Uint8Array): Promise<void> {
     if (this.closed || !this.connected) return Promise.reject(new IceFailedError('the ICE agent is not connected'));
     return this.connection.send(Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength));
@@ -269,8 +277,16 @@ export class IceAgent {
     this.closed = true;
     this.connected = false;
     this.listeners.clear();
+    this.failureListeners.clear();
     this.early = [];
     await this.connection.close().catch(() => undefined);
+  }
+
+  private failed(reason: string): void {
+    const listeners = [...this.failureListeners];
+    this.failureListeners.clear();
+    void this.close();
+    for (const listener of listeners) listener(reason);
   }
 
   private datagram(data: Buffer): void {

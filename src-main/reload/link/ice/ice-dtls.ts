@@ -73,7 +73,7 @@ export async function connectOverIce(options: IceDtlsOptions): Promise<Link> {
   const file = options.keyLogFile ?? process.env.SSLKEYLOGFILE;
   const line = file ? session.keyLogLine() : undefined;
   if (file && line) appendFileSync(file, line);
-  return new DtlsLink(session, peer, {
+  const link = new DtlsLink(session, peer, {
     type: 'DTLS-UDP-SR',
     maxMessageSize: Math.min(options.maxMessageSize ?? 5000, DTLS_MAX_MESSAGE_SIZE),
     clock,
@@ -83,6 +83,9 @@ export async function connectOverIce(options: IceDtlsOptions): Promise<Link> {
       void agent.close();
     },
   });
+  // An idle link learns of a vanished peer from the STUN keepalives; a busy one sooner, from SR's retries.
+  agent.onFailed((reason) => link.lost(reason));
+  return link;
 }
 
 /** The TrustPolicy's verdict, as DtlsEndpoint reports it. */

@@ -135,6 +135,19 @@ export class MemoryLink extends LinkBase {
     clock.setTimeout(() => target?.arrive(copy), arrival - clock.now());
   }
 
+  /**
+   * transmit() settles at once, so the backlog is what the limited bandwidth has not yet serialised at the
+   * clock's current time. transmit() books each message into busyUntil before it settles, so the base
+   * count (sends not yet settled) is a subset of that, not an addition to it: take the larger.
+   */
+  protected override backlogBytes(): number {
+    const bandwidth = this.network.conditions.bandwidth;
+    const remainingMs = Math.max(0, this.busyUntil - this.network.clock.now());
+    // (the epsilon keeps floating-point noise from rounding up to a phantom byte)
+    const serialising = bandwidth > 0 ? Math.max(0, Math.ceil((remainingMs * bandwidth) / 1000 - 1e-6)) : 0;
+    return Math.max(serialising, super.backlogBytes());
+  }
+
   /** @internal */
   arrive(message: Uint8Array): void {
     this.deliver(message);

@@ -1,0 +1,98 @@
+/**
+ * Three-node test overlays on loopback for Attach: every node has a transport, a request router and an
+ * AttachService with the overlay's strategy (ICE or No-ICE), and a direct-link endpoint (TLS for No-ICE,
+ * DTLS-UDP-SR-NO-ICE for ICE) that bootstrap uses. Node 1 is the bootstrap node: it is responsible for every
+ * Resource-ID and routes to whoever it has a link to; the others route everything through it.
+ */
+import { createLogger } from '../../src-main/common/logger';
+import { realClock } from '../../src-main/reload/clock';
+import { createSigner } from '../../src-main/reload/crypto';
+import type { Link, LinkEndpoint } from '../../src-main/reload/link/link';
+import { DtlsEndpoint } from '../../src-main/reload/link/dtls/dtls-endpoint';
+import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
+import {
+  answerPing,
+  AttachService,
+  IceDtlsAttach,
+  MessageTransport,
+  NoIceTlsAttach,
+  RequestRouter,
+  StaticTopology,
+  type AttachedEvent,
+  type AttachStrategy,
+  type AttachTiming,
+} from '../../src-main/reload/transport';
+import { bytesEqual } from '../../src-main/reload/wire';
+import type { TestNode, TestNodes } from './node-identities';
+
+export interface OverlayNode {
+  node: TestNode;
+  transport: MessageTransport;
+  router: RequestRouter;
+  attach: AttachService;
+  strategy: AttachStrategy;
+  endpoint: LinkEndpoint & { address: { host: string; port: number } };
+  attached: AttachedEvent[];
+  timings: AttachTiming[];
+}
+
+export async function attachOverlay(ids: TestNodes, mode: 'ice' | 'no-ice', hostAddresses = ['127.0.0.1']) {
+  const nodes: OverlayNode[] = [];
+  for (const [i, n] of ids.nodes.entries()) {
+    const credentials = { privateKey: n.privateKey, certificates: [n.certificate], policy: ids.policy };
+    const endpoint =
+      mode === 'ice'
+        ? await DtlsEndpoint.listen({ ...credentials, host: '127.0.0.1', handshakeTimeoutMs: 5000 })
+        : await TlsEndpoint.listen({ ...credentials, host: '127.0.0.1' });
+    const known = (id: Uint8Array) => nodes.find((o) => o.transport.linkTo(id) !== undefined);
+    const transport = new MessageTransport({
+      nodeId: n.nodeId,
+      overlay: 5,
+      configSequence: 1,
+      initialTtl: 100,
+      reliabilityTimerMs: 1000,
+      maxMessageSize: 5000,
+      nodeIdLength: 16,
+      signer: createSigner({ privateKey: n.privateKey, certificate: n.certificate }),
+      policy: ids.policy,
+      topology: new StaticTopology(
+        (id) => (i === 1 ? id.length === 16 && !ids.nodes.some((m) => bytesEqual(m.nodeId, id)) : false),
+        (id) => (i === 1 ? (known(id) ? id : undefined) : ids.nodes[1]!.nodeId),
+      ),
+      clock: realClock,
+      log: createLogger({ level: 'warn' }),
+    });
+    const router = new RequestRouter(transport);
+    router.on('ping_req', () => answerPing());
+    const timings: AttachTiming[] = [];
+    const strategy =
+      mode === 'ice'
+        ? new IceDtlsAttach({
+            ...credentials,
+            clock: realClock,
+            hostAddresses,
+            iceTimeoutMs: 8000,
+            handshakeTimeoutMs: 5000,
+            onTiming: (t) => timings.push(t),
+          })
+        : new NoIceTlsAttach({ endpoint: endpoint as TlsEndpoint, clock: realClock });
+    const attached: AttachedEvent[] = [];
+    const attach = new AttachService({
+      transport,
+      router,
+      nodeId: n.nodeId,
+      strategy,
+      clock: realClock,
+      onAttached: (e) => attached.push(e),
+    });
+    if (mode === 'ice') endpoint.onLink((link: Link) => transport.addLink(link));
+    nodes.push({ node: n, transport, router, attach, strategy, endpoint, attached, timings });
+  }
+  return {
+    nodes,
+    close: async () => {
+      await Promise.all(nodes.map((o) => o.strategy.close()));
+      await Promise.all(nodes.map((o) => o.endpoint.close()));
+    },
+  };
+}
