@@ -38,7 +38,7 @@ export async function runAttachBench(
     await bootstrap({
       addresses: [b.endpoint.address],
       connect: (address) => n.endpoint.connect(address),
-      accept: (link) => n.transport.addLink(link),
+      accept: (link) => n.table.add(link),
       attach: n.attach,
       nodeId: n.node.nodeId,
     });

@@ -42,7 +42,7 @@ describe.each(['no-ice', 'ice'] as const)('Attach (%s)', (mode) => {
     bootstrap({
       addresses,
       connect: (address) => n.endpoint.connect(address),
-      accept: (link: Link) => n.transport.addLink(link),
+      accept: (link: Link) => n.table.add(link),
       attach: n.attach,
       nodeId: n.node.nodeId,
       sendUpdate: true,
@@ -83,6 +83,11 @@ describe.each(['no-ice', 'ice'] as const)('Attach (%s)', (mode) => {
     expect((await ping(a, c)).body.method).toBe('ping_ans');
     expect((await ping(c, a)).body.method).toBe('ping_ans');
     expect(b.transport.counters.forwarded).toBe(forwarded); // direct now, B not involved
+    // The connection table shows the new link with its type and a measured RTT.
+    const row = a.table.transportStatus().links.find((l) => l.nodeIds.includes(toHex(c.node.nodeId)));
+    expect(row?.type).toBe(linkType);
+    expect(row?.rttMs).toBeGreaterThanOrEqual(0);
+    expect(row?.stats.messagesSent).toBeGreaterThan(0);
     expect(await a.attach.attach({ type: 'node', id: c.node.nodeId })).toBe(link); // reused
     const cSide = c.attached.at(-1)!;
     expect(cSide.role).toBe('answerer');

@@ -14,6 +14,7 @@ import {
   answerPing,
   AttachService,
   IceDtlsAttach,
+  LinkTable,
   MessageTransport,
   NoIceTlsAttach,
   RequestRouter,
@@ -34,6 +35,8 @@ export interface OverlayNode {
   endpoint: LinkEndpoint & { address: { host: string; port: number } };
   attached: AttachedEvent[];
   timings: AttachTiming[];
+  /** The connection table every link goes into. */
+  table: LinkTable;
 }
 
 export async function attachOverlay(ids: TestNodes, mode: 'ice' | 'no-ice', hostAddresses = ['127.0.0.1']) {
@@ -77,20 +80,23 @@ export async function attachOverlay(ids: TestNodes, mode: 'ice' | 'no-ice', host
           })
         : new NoIceTlsAttach({ endpoint: endpoint as TlsEndpoint, clock: realClock });
     const attached: AttachedEvent[] = [];
+    const table = new LinkTable(transport, { maxLinks: 16, idleTimeoutMs: 120_000, clock: realClock });
     const attach = new AttachService({
       transport,
       router,
       nodeId: n.nodeId,
       strategy,
       clock: realClock,
+      accept: (link) => table.add(link),
       onAttached: (e) => attached.push(e),
     });
-    if (mode === 'ice') endpoint.onLink((link: Link) => transport.addLink(link));
-    nodes.push({ node: n, transport, router, attach, strategy, endpoint, attached, timings });
+    if (mode === 'ice') endpoint.onLink((link: Link) => table.add(link));
+    nodes.push({ node: n, transport, router, attach, strategy, endpoint, attached, timings, table });
   }
   return {
     nodes,
     close: async () => {
+      await Promise.all(nodes.map((o) => o.table.close()));
       await Promise.all(nodes.map((o) => o.strategy.close()));
       await Promise.all(nodes.map((o) => o.endpoint.close()));
     },
