@@ -6,13 +6,12 @@
  * ("attach <node-id hex>", "ping <node-id hex>"). A node with `bootstrap` set joins through it at start.
  * The bootstrap node is responsible for every Resource-ID; the others send everything towards it.
  */
-import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { processIdentity, type ProcessIdentitySetup } from './process-identity';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../src-main/common/logger';
 import { realClock } from '../../src-main/reload/clock';
 import { createSigner } from '../../src-main/reload/crypto';
-import { TrustPolicy } from '../../src-main/reload/identity';
 import { DtlsEndpoint } from '../../src-main/reload/link/dtls/dtls-endpoint';
 import {
   answerPing,
@@ -25,12 +24,7 @@ import {
 } from '../../src-main/reload/transport';
 import { fromHex, toHex } from '../../src-main/reload/wire';
 
-export interface IceNodeSetup {
-  overlay: string;
-  privateKeyPem: string;
-  certificate: string;
-  rootCert: string;
-  nodeId: string;
+export interface IceNodeSetup extends ProcessIdentitySetup {
   /** Where the bootstrap endpoint listens (this namespace's address). */
   listenHost: string;
   /** Host candidates to offer (the namespace's own addresses). */
@@ -40,18 +34,9 @@ export interface IceNodeSetup {
   stunServer?: { host: string; port: number };
 }
 
-const setup = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as IceNodeSetup;
-const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
-const policy = new TrustPolicy({
-  overlay: setup.overlay,
-  nodeIdLength: 16,
-  rootCerts: [b64(setup.rootCert)],
-  badNodes: [],
-});
-const privateKey = createPrivateKey(setup.privateKeyPem);
-const certificate = b64(setup.certificate);
-const me = fromHex(setup.nodeId);
+const setup = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as IceNodeSetup;
+const { policy, privateKey, certificate, nodeId: me } = processIdentity(setup);
 const credentials = { privateKey, certificates: [certificate], policy };
 let towards: Uint8Array | undefined; // the bootstrap node, once joined
 

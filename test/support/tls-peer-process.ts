@@ -3,39 +3,24 @@
  * static route. Reads its setup from the JSON file named in argv[2]; prints "listening <port>" on stdout
  * once it accepts links; answers Ping with its index. Exits on SIGTERM.
  */
-import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { processIdentity, type ProcessIdentitySetup } from './process-identity';
 import { createLogger } from '../../src-main/common/logger';
 import { realClock } from '../../src-main/reload/clock';
 import { createSigner } from '../../src-main/reload/crypto';
-import { TrustPolicy } from '../../src-main/reload/identity';
 import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
 import { MessageTransport, StaticTopology } from '../../src-main/reload/transport';
 import { bytesEqual, fromHex } from '../../src-main/reload/wire';
 
-interface Setup {
+interface Setup extends ProcessIdentitySetup {
   index: number;
-  overlay: string;
-  privateKeyPem: string;
-  certificate: string;
-  rootCert: string;
-  nodeId: string;
   /** Node-ID (hex) -> next hop Node-ID (hex) for destinations not directly connected. */
   routes: Record<string, string>;
   connectTo?: { host: string; port: number; nodeId: string };
 }
 
 const setup = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Setup;
-const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
-const policy = new TrustPolicy({
-  overlay: setup.overlay,
-  nodeIdLength: 16,
-  rootCerts: [b64(setup.rootCert)],
-  badNodes: [],
-});
-const privateKey = createPrivateKey(setup.privateKeyPem);
-const certificate = b64(setup.certificate);
-const me = fromHex(setup.nodeId);
+const { policy, privateKey, certificate, nodeId: me } = processIdentity(setup);
 const transport = new MessageTransport({
   nodeId: me,
   overlay: 99,
