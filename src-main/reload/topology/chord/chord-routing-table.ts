@@ -1,0 +1,142 @@
+/**
+ * The CHORD-RELOAD Routing Table (RFC 6940 §10.1–§10.3): a Neighbor Table of up to `neighbours`
+ * predecessors and successors (closest first, never ourselves) and a Finger Table, and the two answers
+ * message transport needs from a topology: are we responsible for an ID, and which peer is the next hop.
+ * Pure state; who gets Attached, Updated or pinged, and when, is the Chord maintenance logic's business.
+ */
+import type { Topology } from '../../transport/topology';
+import { type Ring } from './ring';
+
+export interface ChordRoutingTableOptions {
+  /** Predecessors and successors kept on each side (RFC 6940: at least 3). */
+  neighbours?: number;
+  /** Finger Table entries (RFC 6940: SHOULD have 16, able to grow to 128). */
+  fingers?: number;
+}
+
+export interface NeighbourChange {
+  /** Did the predecessor or successor lists change? */
+  neighbours: boolean;
+  /** Did the range we are responsible for (our first predecessor) change? */
+  range: boolean;
+}
+
+export class ChordRoutingTable implements Topology {
+  readonly self: bigint;
+  private predecessors: bigint[] = [];
+  private successors: bigint[] = [];
+  private readonly fingers = new Map<number, bigint>();
+  readonly neighbourCount: number;
+  readonly fingerCount: number;
+
+  constructor(
+    readonly ring: Ring,
+    self: Uint8Array,
+    options: ChordRoutingTableOptions = {},
+  ) {
+    this.self = ring.toBig(self);
+    this.neighbourCount = options.neighbours ?? 3;
+    this.fingerCount = Math.min(options.fingers ?? 16, ring.bits);
+  }
+
+  /** Responsible for k iff k lies in (first predecessor, self]; alone, for the whole ring. */
+  isResponsible(id: Uint8Array): boolean {
+    if (id.length !== this.ring.bytes) return false;
+    const predecessor = this.predecessors[0];
+    return predecessor === undefined || this.ring.inArc(this.ring.toBig(id), predecessor, this.self);
+  }
+
+  /**
+   * §10.3: the peer whose Node-ID is k; else the Routing Table peer with the largest Node-ID in (self, k];
+   * else the one with the smallest Node-ID greater than k.
+   */
+  nextHop(id: Uint8Array): Uint8Array | undefined {
+    if (id.length !== this.ring.bytes) return undefined;
+    const k = this.ring.toBig(id);
+    let best: bigint | undefined;
+    let bestDistance = -1n;
+    let after: bigint | undefined;
+    let afterDistance = this.ring.size;
+    for (const p of this.peers()) {
+      if (p === k) return this.ring.fromBig(p);
+      const d = this.ring.distance(this.self, p);
+      if (d !== 0n && d <= this.ring.distance(this.self, k)) {
+        if (d > bestDistance) [best, bestDistance] = [p, d];
+      } else {
+        const beyond = this.ring.distance(k, p);
+        if (beyond < afterDistance) [after, afterDistance] = [p, beyond];
+      }
+    }
+    const hop = best ?? after;
+    return hop === undefined ? undefined : this.ring.fromBig(hop);
+  }
+
+  /** Takes a peer we hold a link to into the Neighbor and Finger Tables where it fits. */
+  add(id: Uint8Array): NeighbourChange {
+    const p = this.ring.toBig(id);
+    if (p === this.self) return { neighbours: false, range: false };
+    const before = this.snapshot();
+    this.successors = this.closest([...this.successors, p], (x) => this.ring.distance(this.self, x));
+    this.predecessors = this.closest([...this.predecessors, p], (x) => this.ring.distance(x, this.self));
+    for (let i = 1; i <= this.fingerCount; i++) {
+      const { start, end } = this.ring.fingerRange(this.self, i);
+      const current = this.fingers.get(i);
+      // Nearest to the start of the range: the entry routing benefits from most.
+      if (
+        this.ring.distance(start, p) <= this.ring.distance(start, end) &&
+        (current === undefined || this.ring.distance(start, p) < this.ring.distance(start, current))
+      )
+        this.fingers.set(i, p);
+    }
+    return this.changeSince(before);
+  }
+
+  /** Forgets a peer (it failed, left, or its link closed). */
+  remove(id: Uint8Array): NeighbourChange {
+    const p = this.ring.toBig(id);
+    const before = this.snapshot();
+    this.successors = this.successors.filter((x) => x !== p);
+    this.predecessors = this.predecessors.filter((x) => x !== p);
+    for (const [i, f] of this.fingers) if (f === p) this.fingers.delete(i);
+    return this.changeSince(before);
+  }
+
+  get neighbours(): { predecessors: Uint8Array[]; successors: Uint8Array[] } {
+    return {
+      predecessors: this.predecessors.map((x) => this.ring.fromBig(x)),
+      successors: this.successors.map((x) => this.ring.fromBig(x)),
+    };
+  }
+
+  /** Finger i (1-based) → peer, for the entries we have. */
+  get fingerTable(): Map<number, Uint8Array> {
+    return new Map([...this.fingers].map(([i, f]) => [i, this.ring.fromBig(f)]));
+  }
+
+  /** Finger indexes with nobody in their range yet (candidates for a finger search). */
+  get missingFingers(): number[] {
+    return Array.from({ length: this.fingerCount }, (_, k) => k + 1).filter((i) => !this.fingers.has(i));
+  }
+
+  private peers(): Set<bigint> {
+    return new Set([...this.predecessors, ...this.successors, ...this.fingers.values()]);
+  }
+
+  private closest(candidates: bigint[], distance: (x: bigint) => bigint): bigint[] {
+    return [...new Set(candidates)]
+      .sort((a, b) => (distance(a) < distance(b) ? -1 : distance(a) > distance(b) ? 1 : 0))
+      .slice(0, this.neighbourCount);
+  }
+
+  private snapshot(): string {
+    return `${this.predecessors.join(',')}|${this.successors.join(',')}`;
+  }
+
+  private changeSince(before: string): NeighbourChange {
+    const [pred] = before.split('|');
+    return {
+      neighbours: before !== this.snapshot(),
+      range: (pred?.split(',')[0] ?? '') !== (this.predecessors[0]?.toString() ?? ''),
+    };
+  }
+}

@@ -1,0 +1,2 @@
+export * from './chord/ring';
+export * from './chord/chord-routing-table';
