@@ -16,7 +16,7 @@ import {
   IceDtlsAttach,
   LinkTable,
   MessageTransport,
-  NoIceTlsAttach,
+  NoIceAttach,
   RequestRouter,
   StaticTopology,
   type AttachedEvent,
@@ -78,7 +78,7 @@ export async function attachOverlay(ids: TestNodes, mode: 'ice' | 'no-ice', host
             handshakeTimeoutMs: 5000,
             onTiming: (t) => timings.push(t),
           })
-        : new NoIceTlsAttach({ endpoint: endpoint as TlsEndpoint, clock: realClock });
+        : new NoIceAttach({ endpoint, address: endpoint.address, clock: realClock });
     const attached: AttachedEvent[] = [];
     const table = new LinkTable(transport, { maxLinks: 16, idleTimeoutMs: 120_000, clock: realClock });
     const attach = new AttachService({

@@ -1,2 +1,3 @@
 export * from './chord/ring';
 export * from './chord/chord-routing-table';
+export * from './chord/chord-overlay';

@@ -2,7 +2,8 @@
  * Attach without ICE (RFC 6940 §6.5.1.11) over TLS-TCP-FH-NO-ICE: the requester offers its TLS listening
  * address as a passive candidate and waits; the answerer answers and then connects to it, so the requester
  * is the TLS server as §6.5.1 requires. The TLS handshake is the connectivity check; the certificate on the
- * new link must carry the Node-ID that signed the Attach.
+ * new link must carry the Node-ID that signed the Attach. Any LinkEndpoint serves (the in-memory network of
+ * simulations too): `dial` turns the candidate's host and port into what the endpoint connects to.
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
@@ -14,20 +15,22 @@ import { AttachTimeoutError } from './errors';
 import { ErrorAnswer } from './message-transport';
 
 export interface NoIceAttachOptions {
-  /** The TLS endpoint we listen on; its address is our passive candidate. */
-  endpoint: LinkEndpoint & { address: { host: string; port: number } };
+  /** The endpoint we listen on. */
+  endpoint: LinkEndpoint;
+  /** Our passive candidate: where the endpoint listens (or the address to advertise for it). */
+  address: { host: string; port: number };
+  /** The endpoint's address for a candidate (default: `{ host, port }`, as TLS takes it). */
+  dial?: (host: string, port: number) => unknown;
   clock: Clock;
   /** How long the requester waits for the answerer's connection after the answer (default 10 s). */
   connectTimeoutMs?: number;
-  /** The address to advertise, when it differs from the socket's (e.g. 0.0.0.0 bound, public address known). */
-  advertisedHost?: string;
 }
 
 const utf8 = new TextEncoder();
 /** Incoming links nobody claimed yet stay claimable this long (the connection can beat the answer). */
 const ARRIVAL_HOLD_MS = 30_000;
 
-export class NoIceTlsAttach implements AttachStrategy {
+export class NoIceAttach implements AttachStrategy {
   readonly name = 'No-ICE TLS';
   private readonly arrived = new Map<string, Link>();
   private readonly waiting = new Map<string, (link: Link) => void>();
@@ -56,8 +59,10 @@ export class NoIceTlsAttach implements AttachStrategy {
     // Connect on the next turn, once the answer is on its way: the requester is the TLS server.
     const link = new Promise<Link>((resolve, reject) => {
       this.o.clock.setTimeout(() => {
+        const host = hostOf(tls.addrPort);
+        const port = tls.addrPort.port;
         this.o.endpoint
-          .connect({ host: hostOf(tls.addrPort), port: tls.addrPort.port }, requester)
+          .connect(this.o.dial ? this.o.dial(host, port) : { host, port }, requester)
           .then(resolve, reject);
       }, 0);
     });
@@ -73,9 +78,9 @@ export class NoIceTlsAttach implements AttachStrategy {
   }
 
   private candidate(): IceCandidate {
-    const { host, port } = this.o.endpoint.address;
+    const { host, port } = this.o.address;
     return {
-      addrPort: toIpAddressPort(this.o.advertisedHost ?? host, port),
+      addrPort: toIpAddressPort(host, port),
       overlayLink: OverlayLinkType['TLS-TCP-FH-NO-ICE'],
       foundation: utf8.encode('1'),
       priority: 1,

@@ -51,6 +51,11 @@ export interface AttachOptions {
   sendUpdate?: boolean;
   /** Send the Attach over this link whatever the topology says (bootstrap: §11.4). */
   via?: Link;
+  /**
+   * Source-route the Attach through these nodes first (CHORD-RELOAD: Attaches to new neighbours go through
+   * the peer that reported them, §10.5).
+   */
+  through?: Uint8Array[];
 }
 
 interface Attempt {
@@ -97,7 +102,7 @@ export class AttachService {
   ): Promise<Link> {
     const offer = await this.o.strategy.offer(options.sendUpdate ?? false);
     const request = this.o.transport.request(
-      [destination],
+      [...(options.through ?? []).map((id): Destination => ({ type: 'node', id })), destination],
       { method: 'attach_req', value: offer.request },
       options.via ? { via: options.via } : {},
     );

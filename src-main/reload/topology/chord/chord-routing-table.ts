@@ -91,6 +91,24 @@ export class ChordRoutingTable implements Topology {
     return this.changeSince(before);
   }
 
+  /** Would this peer enter the Neighbor Table (a free place, or closer than a current neighbour)? */
+  wouldImprove(id: Uint8Array): boolean {
+    const p = this.ring.toBig(id);
+    if (p === this.self || this.successors.includes(p) || this.predecessors.includes(p)) return false;
+    const fits = (list: bigint[], distance: (x: bigint) => bigint) =>
+      list.length < this.neighbourCount || distance(p) < distance(list[list.length - 1] as bigint);
+    return (
+      fits(this.successors, (x) => this.ring.distance(this.self, x)) ||
+      fits(this.predecessors, (x) => this.ring.distance(x, this.self))
+    );
+  }
+
+  /** Is this peer in the Neighbor or Finger Table? */
+  has(id: Uint8Array): boolean {
+    const p = this.ring.toBig(id);
+    return this.successors.includes(p) || this.predecessors.includes(p) || [...this.fingers.values()].includes(p);
+  }
+
   /** Forgets a peer (it failed, left, or its link closed). */
   remove(id: Uint8Array): NeighbourChange {
     const p = this.ring.toBig(id);

@@ -53,6 +53,14 @@ export class Ring {
     return d !== 0n && d <= this.distance(from, to);
   }
 
+  /** A uniformly random ID in [0, bound), from a source of random numbers in [0, 1). */
+  randomBelow(bound: bigint, random: () => number): bigint {
+    if (bound <= 0n) return 0n;
+    let v = 0n;
+    for (let bits = 0; bits < this.bits + 32; bits += 32) v = (v << 32n) | BigInt(Math.floor(random() * 2 ** 32));
+    return v % bound;
+  }
+
   /**
    * The range finger i (1-based) covers for node x: [x + 2^(bits−i), x + 2^(bits−i+1) − 1] (RFC 6940 §10.1;
    * finger 1 is about half way round).

@@ -1,0 +1,222 @@
+/**
+ * One RELOAD node (the API everything above the protocol uses): message transport, connection table,
+ * Attach, CHORD-RELOAD and (via `services`) storage, wired together over whatever links it is given —
+ * real TLS/DTLS/ICE, or the in-memory network of a simulation. Start as the first node or join through
+ * bootstrap nodes; leave gracefully; one status object; events for the app.
+ */
+import type { Logger } from '../../common/logger';
+import type { Clock } from '../clock';
+import { createSigner } from '../crypto';
+import type { TrustPolicy } from '../identity';
+import type { Link } from '../link/link';
+import { ChordOverlay, ChordRoutingTable, Ring, type ChordState, type NeighbourEvent } from '../topology';
+import {
+  answerPing,
+  AttachService,
+  bootstrap,
+  BootstrapFailedError,
+  LinkTable,
+  MessageTransport,
+  RequestRouter,
+  type AttachStrategy,
+  type BootstrapAddress,
+  type TransportStatus,
+} from '../transport';
+import { decodeContext, toHex, type DecodeContext } from '../wire';
+import type { KeyObject } from 'node:crypto';
+
+export interface ReloadNodeOptions {
+  nodeId: Uint8Array;
+  privateKey: KeyObject;
+  certificate: Uint8Array;
+  policy: TrustPolicy;
+  /** The overlay's hash (RFC 6940 §5.3.2, `overlayHash(name)`). */
+  overlay: number;
+  configSequence?: number;
+  nodeIdLength?: number;
+  initialTtl?: number;
+  reliabilityTimerMs?: number;
+  maxMessageSize?: number;
+  clock: Clock;
+  log: Logger;
+  /** How Attach builds links (ICE or No-ICE, as the overlay is configured). */
+  strategy: AttachStrategy;
+  /** Opens a direct link to a bootstrap node's address (TLS or DTLS-NO-ICE connect). */
+  connect: (address: BootstrapAddress) => Promise<Link>;
+  /** Links that arrive at our direct endpoint (joining peers that use us as their bootstrap node). */
+  onIncomingLink?: (listener: (link: Link) => void) => void;
+  bootstrapNodes?: BootstrapAddress[];
+  maxLinks?: number;
+  linkIdleTimeoutMs?: number;
+  chord?: {
+    updateIntervalMs?: number;
+    fingerIntervalMs?: number;
+    reactive?: boolean;
+    neighbours?: number;
+    fingers?: number;
+  };
+  random?: () => number;
+}
+
+/** The configuration's CHORD-RELOAD settings (chord-update-interval, chord-ping-interval, chord-reactive). */
+export interface ChordSettings {
+  updateIntervalMs?: number;
+  fingerIntervalMs?: number;
+  reactive?: boolean;
+  neighbours?: number;
+  fingers?: number;
+}
+
+export interface ReloadNodeStatus {
+  nodeId: string;
+  state: ChordState;
+  predecessors: string[];
+  successors: string[];
+  fingers: Record<number, string>;
+  transport: TransportStatus;
+  chord: ChordOverlay['counters'];
+}
+
+export class ReloadNode {
+  readonly transport: MessageTransport;
+  readonly router: RequestRouter;
+  readonly links: LinkTable;
+  readonly attach: AttachService;
+  readonly table: ChordRoutingTable;
+  readonly chord: ChordOverlay;
+  readonly ctx: DecodeContext;
+  private readonly linkListeners = new Set<(event: { link: Link; up: boolean }) => void>();
+  private readonly accepted = new WeakSet<Link>();
+
+  constructor(private readonly o: ReloadNodeOptions) {
+    const nodeIdLength = o.nodeIdLength ?? 16;
+    this.ctx = decodeContext({ maxMessageSize: o.maxMessageSize ?? 5000, nodeIdLength });
+    this.table = new ChordRoutingTable(new Ring(nodeIdLength * 8), o.nodeId, {
+      ...(o.chord?.neighbours ? { neighbours: o.chord.neighbours } : {}),
+      ...(o.chord?.fingers ? { fingers: o.chord.fingers } : {}),
+    });
+    this.transport = new MessageTransport({
+      nodeId: o.nodeId,
+      overlay: o.overlay,
+      configSequence: o.configSequence ?? 1,
+      initialTtl: o.initialTtl ?? 100,
+      reliabilityTimerMs: o.reliabilityTimerMs ?? 3000,
+      maxMessageSize: o.maxMessageSize ?? 5000,
+      nodeIdLength,
+      signer: createSigner({ privateKey: o.privateKey, certificate: o.certificate }),
+      policy: o.policy,
+      topology: this.table,
+      clock: o.clock,
+      log: o.log,
+    });
+    this.router = new RequestRouter(this.transport);
+    this.router.on('ping_req', () => answerPing());
+    this.links = new LinkTable(this.transport, {
+      maxLinks: o.maxLinks ?? 256,
+      idleTimeoutMs: o.linkIdleTimeoutMs ?? 3_600_000,
+      clock: o.clock,
+    });
+    this.attach = new AttachService({
+      transport: this.transport,
+      router: this.router,
+      nodeId: o.nodeId,
+      strategy: o.strategy,
+      clock: o.clock,
+      accept: (link) => this.accept(link),
+      onAttached: (event) => {
+        // send_update (§6.5.1.2): the answerer sends the requester an Update once the link is up.
+        if (event.updateRequested) this.chord.sendUpdateTo(event.link.peer.nodeIds[0] as Uint8Array);
+      },
+    });
+    this.chord = new ChordOverlay({
+      table: this.table,
+      transport: this.transport,
+      router: this.router,
+      attach: this.attach,
+      clock: o.clock,
+      log: o.log,
+      ctx: this.ctx,
+      ...(o.chord?.updateIntervalMs ? { updateIntervalMs: o.chord.updateIntervalMs } : {}),
+      ...(o.chord?.fingerIntervalMs ? { fingerIntervalMs: o.chord.fingerIntervalMs } : {}),
+      ...(o.chord?.reactive !== undefined ? { reactive: o.chord.reactive } : {}),
+      ...(o.random ? { random: o.random } : {}),
+    });
+    o.onIncomingLink?.((link) => this.accept(link));
+  }
+
+  get nodeId(): Uint8Array {
+    return this.o.nodeId;
+  }
+
+  get ready(): boolean {
+    return this.chord.status === 'ready';
+  }
+
+  /**
+   * Joins the overlay through the bootstrap nodes, or forms it (`firstNode`, or when the only bootstrap
+   * address configured is our own and nobody answers).
+   */
+  async start(options: { firstNode?: boolean; bootstrapNodes?: BootstrapAddress[] } = {}): Promise<void> {
+    if (options.firstNode) {
+      this.chord.startAlone();
+      return;
+    }
+    const addresses = options.bootstrapNodes ?? this.o.bootstrapNodes ?? [];
+    const result = await bootstrap({
+      addresses,
+      connect: this.o.connect,
+      accept: (link) => this.accept(link),
+      attach: this.attach,
+      nodeId: this.o.nodeId,
+      sendUpdate: true,
+    }).catch((error: unknown) => {
+      throw error instanceof BootstrapFailedError ? error : new BootstrapFailedError(String(error), []);
+    });
+    await this.chord.join(result.admittingLink);
+  }
+
+  /** Graceful shutdown: Leave to the neighbours, then every link and the strategy closed. */
+  async stop(): Promise<void> {
+    await this.chord.leave();
+    this.chord.stop();
+    await this.links.close();
+    await this.o.strategy.close();
+  }
+
+  onNeighboursChanged(listener: (event: NeighbourEvent) => void): () => void {
+    return this.chord.onNeighboursChanged(listener);
+  }
+
+  onStateChanged(listener: (state: ChordState) => void): () => void {
+    return this.chord.onStateChanged(listener);
+  }
+
+  onLink(listener: (event: { link: Link; up: boolean }) => void): () => void {
+    this.linkListeners.add(listener);
+    return () => this.linkListeners.delete(listener);
+  }
+
+  status(): ReloadNodeStatus {
+    const { predecessors, successors } = this.table.neighbours;
+    return {
+      nodeId: toHex(this.o.nodeId),
+      state: this.chord.status,
+      predecessors: predecessors.map(toHex),
+      successors: successors.map(toHex),
+      fingers: Object.fromEntries([...this.table.fingerTable].map(([i, id]) => [i, toHex(id)])),
+      transport: this.links.transportStatus(),
+      chord: { ...this.chord.counters },
+    };
+  }
+
+  private accept(link: Link): void {
+    if (link.closed || this.accepted.has(link)) return;
+    this.accepted.add(link);
+    this.links.add(link);
+    for (const listener of [...this.linkListeners]) listener({ link, up: true });
+    link.onClose(() => {
+      this.chord.linkClosed(link);
+      for (const listener of [...this.linkListeners]) listener({ link, up: false });
+    });
+  }
+}

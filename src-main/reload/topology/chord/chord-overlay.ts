@@ -1,0 +1,455 @@
+/**
+ * CHORD-RELOAD's procedures (RFC 6940 §10.5–§10.9) over a ChordRoutingTable: joining through an admitting
+ * peer, admitting joiners, Update (sending and the receive rules), Leave, neighbour failure, periodic
+ * stabilisation and finger repair, RouteQuery. Storage handover and replication hang off its events.
+ *
+ * Routing-table membership follows the RFC: a peer enters our table only once it has told us it is a peer
+ * (an Update or a Join from it) or a peer we trust named it and our Attach to it succeeded; it leaves when its
+ * link closes or it leaves. Until then its link is only a link (§6.5.1).
+ */
+import type { Logger } from '../../../common/logger';
+import type { Clock, TimerHandle } from '../../clock';
+import type { Link } from '../../link/link';
+import {
+  ErrorAnswer,
+  type AttachService,
+  type IncomingRequest,
+  type MessageTransport,
+  type RequestRouter,
+} from '../../transport';
+import {
+  bytesEqual,
+  encodeWith,
+  ErrorCode,
+  readChordLeaveData,
+  Reader,
+  toHex,
+  writeChordLeaveData,
+  type Body,
+  type ChordLeaveData,
+  type ChordUpdate,
+  type DecodeContext,
+} from '../../wire';
+import type { ChordRoutingTable, NeighbourChange } from './chord-routing-table';
+
+export type ChordState = 'idle' | 'joining' | 'ready' | 'left';
+
+export interface ChordOverlayOptions {
+  table: ChordRoutingTable;
+  transport: MessageTransport;
+  router: RequestRouter;
+  attach: AttachService;
+  clock: Clock;
+  log: Logger;
+  ctx: DecodeContext;
+  /** chord-update-interval: Updates to every neighbour this often, randomised ±25% (default 600 s). */
+  updateIntervalMs?: number;
+  /** chord-ping-interval: at most one finger search this often (default 3600 s). */
+  fingerIntervalMs?: number;
+  /** chord-reactive: Update the neighbours at once when the Neighbor Table changes (default true). */
+  reactive?: boolean;
+  /** How long a joining peer waits for the admitting peer's Update before it goes on without (default 5 s). */
+  joinUpdateWaitMs?: number;
+  /** Source of randomness in [0, 1) (a seeded one in simulations). */
+  random?: () => number;
+}
+
+export interface NeighbourEvent {
+  predecessors: Uint8Array[];
+  successors: Uint8Array[];
+  change: NeighbourChange;
+}
+
+export class ChordJoinError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ChordJoinError';
+  }
+}
+
+const hex = (id: Uint8Array) => toHex(id);
+
+export class ChordOverlay {
+  private state: ChordState = 'idle';
+  private readonly startedAt: number;
+  private readonly neighbourListeners = new Set<(event: NeighbourEvent) => void>();
+  private readonly joinedListeners = new Set<(joiner: Uint8Array) => Promise<void> | void>();
+  private readonly stateListeners = new Set<(state: ChordState) => void>();
+  private updateTimer: TimerHandle | undefined;
+  private fingerTimer: TimerHandle | undefined;
+  private broadcastPending: TimerHandle | undefined;
+  /** Peers an Attach is running to, so that several Updates naming one peer start one Attach. */
+  private readonly attaching = new Set<string>();
+  private updateFromAdmitting: ((update: ChordUpdate) => void) | undefined;
+  /** Updates that came before we were ready (the admitting peer's can beat our call to join()), by sender. */
+  private readonly early = new Map<string, ChordUpdate>();
+  private readonly random: () => number;
+  readonly counters = { updatesSent: 0, updatesReceived: 0, joinsAdmitted: 0, leavesReceived: 0, neighbourFailures: 0 };
+
+  constructor(private readonly o: ChordOverlayOptions) {
+    this.startedAt = o.clock.now();
+    this.random = o.random ?? Math.random;
+    o.router.on('update_req', (r) => this.onUpdate(r));
+    o.router.on('join_req', (r) => this.onJoin(r));
+    o.router.on('leave_req', (r) => this.onLeave(r));
+    o.router.on('route_query_req', (r) => this.onRouteQuery(r));
+  }
+
+  get nodeId(): Uint8Array {
+    return this.o.table.ring.fromBig(this.o.table.self);
+  }
+
+  get status(): ChordState {
+    return this.state;
+  }
+
+  onNeighboursChanged(listener: (event: NeighbourEvent) => void): () => void {
+    this.neighbourListeners.add(listener);
+    return () => this.neighbourListeners.delete(listener);
+  }
+
+  /** As admitting peer, after answering a Join: hand the joiner its data (§10.5 step 6) before our Update. */
+  onPeerJoined(listener: (joiner: Uint8Array) => Promise<void> | void): () => void {
+    this.joinedListeners.add(listener);
+    return () => this.joinedListeners.delete(listener);
+  }
+
+  onStateChanged(listener: (state: ChordState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** A link that closed: the peer behind it is gone from the Routing Table (§10.7.2). */
+  linkClosed(link: Link): void {
+    let change: NeighbourChange = { neighbours: false, range: false };
+    for (const id of link.peer.nodeIds) {
+      if (id.length !== this.o.table.ring.bytes) continue;
+      if (this.o.transport.linkTo(id)) continue; // another link to the same peer is still up
+      const c = this.o.table.remove(id);
+      change = { neighbours: change.neighbours || c.neighbours, range: change.range || c.range };
+    }
+    if (change.neighbours) this.counters.neighbourFailures++;
+    this.changed(change);
+  }
+
+  /** The first node: it forms the overlay alone and is responsible for the whole ring (§10.5). */
+  startAlone(): void {
+    this.setState('ready');
+    this.schedule();
+  }
+
+  /**
+   * Joins through the admitting peer, to which `admitting` is the link the bootstrap Attach (to our Node-ID +
+   * 1, with send_update) built (§10.5 steps 2–9).
+   */
+  async join(admitting: Link): Promise<void> {
+    if (this.state === 'ready') return;
+    this.setState('joining');
+    const ap = admitting.peer.nodeIds[0] as Uint8Array;
+    // AP answers send_update with its Routing Table; it may already have arrived.
+    const early = this.early.get(hex(ap));
+    this.early.clear();
+    const update =
+      early ??
+      (await new Promise<ChordUpdate | undefined>((resolve) => {
+        const timer = this.o.clock.setTimeout(() => {
+          this.updateFromAdmitting = undefined;
+          resolve(undefined);
+        }, this.o.joinUpdateWaitMs ?? 5_000);
+        this.updateFromAdmitting = (u) => {
+          timer.cancel();
+          this.updateFromAdmitting = undefined;
+          resolve(u);
+        };
+      }));
+    this.o.table.add(ap);
+    // Step 2: Attach to the neighbours AP reported (source-routed through AP), then the fingers.
+    if (update && update.type !== 'peer_ready')
+      await this.attachToCloser([...update.predecessors, ...update.successors], ap);
+    await this.searchFingers(4);
+    // Step 5: Join. AP answers, stores our data to us, and sends an Update naming us its predecessor.
+    try {
+      await this.o.transport.request([{ type: 'node', id: ap }], {
+        method: 'join_req',
+        value: { joiningPeerId: this.nodeId, overlaySpecificData: new Uint8Array(0) },
+      });
+    } catch (error) {
+      this.setState('idle');
+      throw new ChordJoinError(`the admitting peer ${hex(ap)} refused the Join: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.setState('ready');
+    // Step 9: tell every neighbour (and every other peer in the Routing Table) that we are here.
+    await this.sendUpdates(this.routingPeers());
+    this.schedule();
+  }
+
+  /** Leave (§10.9): tell each neighbour, then stop. The links are the caller's to close. */
+  async leave(): Promise<void> {
+    if (this.state === 'left') return;
+    const wasReady = this.state === 'ready';
+    this.setState('left');
+    this.stop();
+    if (!wasReady) return;
+    const { predecessors, successors } = this.o.table.neighbours;
+    const send = (to: Uint8Array, data: ChordLeaveData) =>
+      this.o.transport
+        .request([{ type: 'node', id: to }], {
+          method: 'leave_req',
+          value: {
+            leavingPeerId: this.nodeId,
+            overlaySpecificData: encodeWith(
+              (w, v: ChordLeaveData) => writeChordLeaveData(w, v, this.o.ctx.nodeIdLength),
+              data,
+            ),
+          },
+        })
+        .catch(() => undefined);
+    await Promise.all([
+      ...successors.map((s) => send(s, { type: 'from_pred', predecessors })),
+      ...predecessors
+        .filter((p) => !successors.some((s) => bytesEqual(s, p)))
+        .map((p) => send(p, { type: 'from_succ', successors })),
+    ]);
+  }
+
+  stop(): void {
+    this.updateTimer?.cancel();
+    this.fingerTimer?.cancel();
+    this.broadcastPending?.cancel();
+    this.updateTimer = this.fingerTimer = this.broadcastPending = undefined;
+  }
+
+  /** Our Update: the neighbours (or the full table for whoever asked with send_update). */
+  update(kind: 'neighbors' | 'full' = 'neighbors'): ChordUpdate {
+    const uptime = Math.floor((this.o.clock.now() - this.startedAt) / 1000);
+    const { predecessors, successors } = this.o.table.neighbours;
+    if (kind === 'neighbors') return { uptime, type: 'neighbors', predecessors, successors };
+    const fingers = [...this.o.table.fingerTable.values()].sort((a, b) => Buffer.compare(a, b));
+    return { uptime, type: 'full', predecessors, successors, fingers };
+  }
+
+  /** An Attach we answered asked for an Update (send_update): the whole table, once the link is up. */
+  sendUpdateTo(peer: Uint8Array): void {
+    void this.sendUpdates([peer], 'full');
+  }
+
+  // ---- handlers ----
+
+  private async onUpdate(request: IncomingRequest): Promise<Body> {
+    if (request.body.method !== 'update_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not an Update');
+    const sender = request.from.nodeIds[0] as Uint8Array;
+    const update = request.body.value;
+    this.counters.updatesReceived++;
+    if (this.updateFromAdmitting && this.state === 'joining') {
+      this.updateFromAdmitting(update);
+      return { method: 'update_ans', value: {} };
+    }
+    if (this.state !== 'ready') {
+      if (this.early.size < 16) this.early.set(hex(sender), update);
+      return { method: 'update_ans', value: {} };
+    }
+    // The sender is a peer: route through it (it is linked, or the Update could not have come).
+    if (this.o.transport.linkTo(sender)) this.changed(this.o.table.add(sender));
+    if (update.type !== 'peer_ready') {
+      const named = [...update.predecessors, ...update.successors, ...(update.type === 'full' ? update.fingers : [])];
+      void this.attachToCloser(named, sender);
+    }
+    return { method: 'update_ans', value: {} };
+  }
+
+  private async onJoin(request: IncomingRequest): Promise<Body> {
+    if (request.body.method !== 'join_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not a Join');
+    const joiner = request.body.value.joiningPeerId;
+    if (!request.from.nodeIds.some((id) => bytesEqual(id, joiner)))
+      throw new ErrorAnswer(ErrorCode.Forbidden, 'joining_peer_id is not the Node-ID that signed the Join');
+    if (!request.link.peer.nodeIds.some((id) => bytesEqual(id, joiner)))
+      throw new ErrorAnswer(ErrorCode.Forbidden, 'a Join must come over a link to the joining peer');
+    if (this.state !== 'ready') throw new ErrorAnswer(ErrorCode.Forbidden, 'this peer is not part of the overlay yet');
+    this.counters.joinsAdmitted++;
+    // After the answer: data first (step 6), then the joiner enters our table and hears about it (7, 8).
+    this.o.clock.setTimeout(() => void this.admit(joiner), 0);
+    return { method: 'join_ans', value: { overlaySpecificData: new Uint8Array(0) } };
+  }
+
+  private async admit(joiner: Uint8Array): Promise<void> {
+    for (const listener of [...this.joinedListeners]) {
+      try {
+        await listener(joiner);
+      } catch (error) {
+        this.o.log.warn('handing data to a joining peer failed', {
+          joiner: hex(joiner),
+          error: (error as Error).message,
+        });
+      }
+    }
+    if (!this.o.transport.linkTo(joiner)) return;
+    const change = this.o.table.add(joiner);
+    await this.sendUpdates([joiner]);
+    this.changed(change, [joiner]);
+  }
+
+  private async onLeave(request: IncomingRequest): Promise<Body> {
+    if (request.body.method !== 'leave_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not a Leave');
+    const leaver = request.body.value.leavingPeerId;
+    if (!request.from.nodeIds.some((id) => bytesEqual(id, leaver)))
+      throw new ErrorAnswer(ErrorCode.Forbidden, 'leaving_peer_id is not the Node-ID that signed the Leave');
+    if (!request.link.peer.nodeIds.some((id) => bytesEqual(id, leaver)))
+      throw new ErrorAnswer(ErrorCode.Forbidden, 'a Leave must come over a link to the leaving peer');
+    this.counters.leavesReceived++;
+    let named: Uint8Array[] = [];
+    const data = request.body.value.overlaySpecificData;
+    if (data.length > 0) {
+      try {
+        const r = new Reader(data, this.o.ctx);
+        const leave = readChordLeaveData(r);
+        r.done('ChordLeaveData');
+        named = leave.type === 'from_pred' ? leave.predecessors : leave.successors;
+      } catch {
+        named = []; // the Leave still counts; only its hints are unusable
+      }
+    }
+    this.changed(this.o.table.remove(leaver));
+    // Treated as a failure (§10.9): the leaver's neighbours are the candidates to replace it.
+    this.o.clock.setTimeout(() => void this.attachToCloser(named, undefined), 0);
+    return { method: 'leave_ans', value: {} };
+  }
+
+  private onRouteQuery(request: IncomingRequest): Body {
+    if (request.body.method !== 'route_query_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not a RouteQuery');
+    const destination = request.body.value.destination;
+    const id = destination.type === 'node' || destination.type === 'resource' ? destination.id : undefined;
+    const next = id ? this.o.table.nextHop(id) : undefined;
+    if (request.body.value.sendUpdate) {
+      const asker = request.from.nodeIds[0] as Uint8Array;
+      this.o.clock.setTimeout(() => void this.sendUpdates([asker], 'full'), 0);
+    }
+    return { method: 'route_query_ans', value: { nextPeer: next ?? this.nodeId } };
+  }
+
+  // ---- maintenance ----
+
+  /**
+   * Attaches to each named peer that would enter our Neighbor Table (closer than a current neighbour, or
+   * filling a free place), source-routed through `through` when given; each success enters the table.
+   */
+  private async attachToCloser(named: Uint8Array[], through: Uint8Array | undefined): Promise<void> {
+    const self = this.nodeId;
+    const wanted = named.filter(
+      (id) => id.length === this.o.table.ring.bytes && !bytesEqual(id, self) && this.o.table.wouldImprove(id),
+    );
+    await Promise.all(
+      wanted.map(async (id) => {
+        const key = hex(id);
+        if (this.attaching.has(key)) return;
+        const linked = this.o.transport.linkTo(id);
+        if (linked) {
+          this.changed(this.o.table.add(id));
+          return;
+        }
+        this.attaching.add(key);
+        try {
+          const route = through && !bytesEqual(through, id) ? { through: [through] } : {};
+          await this.o.attach.attach({ type: 'node', id }, route);
+          if (this.o.transport.linkTo(id)) this.changed(this.o.table.add(id));
+        } catch (error) {
+          this.o.log.debug('attach to a named peer failed', { peer: key, error: (error as Error).message });
+        } finally {
+          this.attaching.delete(key);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Finger search (§10.7.4.2): Ping a random Resource-ID inside a missing finger's range; whoever answers is
+   * the peer responsible for it, and becomes the finger if it lies in the range.
+   */
+  private async searchFingers(limit: number): Promise<void> {
+    const table = this.o.table;
+    const missing = table.missingFingers.slice(0, limit);
+    for (const i of missing) {
+      const { start, end } = table.ring.fingerRange(table.self, i);
+      const span = table.ring.distance(start, end) + 1n;
+      const target = table.ring.fromBig(table.ring.add(start, table.ring.randomBelow(span, this.random)));
+      try {
+        const answer = await this.o.transport.request([{ type: 'resource', id: target }], {
+          method: 'ping_req',
+          value: { padding: new Uint8Array(0) },
+        });
+        const peer = answer.from.nodeIds[0] as Uint8Array;
+        if (bytesEqual(peer, this.nodeId)) continue;
+        if (!this.o.transport.linkTo(peer)) await this.o.attach.attach({ type: 'node', id: peer });
+        this.changed(table.add(peer));
+      } catch (error) {
+        this.o.log.debug('finger search failed', { finger: i, error: (error as Error).message });
+      }
+    }
+  }
+
+  private routingPeers(): Uint8Array[] {
+    const { predecessors, successors } = this.o.table.neighbours;
+    const all = new Map<string, Uint8Array>();
+    for (const id of [...predecessors, ...successors, ...this.o.table.fingerTable.values()]) all.set(hex(id), id);
+    return [...all.values()];
+  }
+
+  private async sendUpdates(peers: Uint8Array[], kind: 'neighbors' | 'full' = 'neighbors'): Promise<void> {
+    const body = this.update(kind);
+    await Promise.all(
+      peers.map((id) => {
+        this.counters.updatesSent++;
+        return this.o.transport
+          .request([{ type: 'node', id }], { method: 'update_req', value: body })
+          .catch((error: Error) => this.o.log.debug('update failed', { peer: hex(id), error: error.message }));
+      }),
+    );
+  }
+
+  /** Reacts to a Routing Table change: events, and (reactive) Updates to every neighbour, coalesced. */
+  private changed(change: NeighbourChange, alreadyTold: Uint8Array[] = []): void {
+    if (!change.neighbours && !change.range) return;
+    const { predecessors, successors } = this.o.table.neighbours;
+    for (const listener of [...this.neighbourListeners]) listener({ predecessors, successors, change });
+    if (this.state !== 'ready' || this.o.reactive === false) return;
+    if (this.broadcastPending) return;
+    this.broadcastPending = this.o.clock.setTimeout(() => {
+      this.broadcastPending = undefined;
+      const skip = new Set(alreadyTold.map(hex));
+      void this.sendUpdates(this.routingPeers().filter((id) => !skip.has(hex(id))));
+    }, 0);
+  }
+
+  private schedule(): void {
+    const every = this.o.updateIntervalMs ?? 600_000;
+    const tick = () => {
+      this.updateTimer = this.o.clock.setTimeout(
+        () => {
+          if (this.state !== 'ready') return;
+          void this.sendUpdates(this.routingPeers());
+          tick();
+        },
+        every * (0.75 + 0.5 * this.random()),
+      );
+    };
+    tick();
+    const fingers = () => {
+      this.fingerTimer = this.o.clock.setTimeout(
+        () => {
+          if (this.state !== 'ready') return;
+          void this.searchFingers(1);
+          fingers();
+        },
+        (this.o.fingerIntervalMs ?? 3_600_000) * (0.75 + 0.5 * this.random()),
+      );
+    };
+    fingers();
+  }
+
+  private setState(state: ChordState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of [...this.stateListeners]) listener(state);
+  }
+}
