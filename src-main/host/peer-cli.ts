@@ -1,0 +1,146 @@
+/**
+ * The headless peer: `npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]
+ *   [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]... [--status-interval S]
+ *   [--control] [--log-level L]`
+ * Runs one RELOAD peer in the foreground: structured logs (JSON lines) on stderr, a status line on stdout every
+ * `--status-interval` seconds. SIGINT/SIGTERM leave the overlay gracefully. With `--control` it also reads
+ * JSON-line commands on stdin and answers on stdout (docs/operators.md lists them).
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { createLogger, parseLogLevel } from '../common/logger';
+import { acceptConfigurationDocument, fetchConfiguration, parseConfigurationDocument } from '../reload/config';
+import { createSelfSignedIdentity, generateIdentityKeys, importIdentity } from '../reload/identity';
+import { CliUsageError, parseCli, parsePort } from './cli-args';
+import { runPeerControl } from './peer/peer-control';
+import { startPeerRuntime } from './peer/peer-runtime';
+
+const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]
+       [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]...
+       [--status-interval SECONDS] [--control] [--log-level debug|info|warn|error]`;
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value);
+  if (!match || isIP(match[1] ?? '') === 0) throw new CliUsageError(`${flag} must be ADDRESS:PORT (got "${value}")`);
+  return { host: match[1] as string, port: parsePort(match[2], flag) };
+}
+
+async function loadConfiguration(source: string) {
+  if (/^https?:\/\//.test(source)) {
+    const url = new URL(source);
+    return fetchConfiguration({ overlayName: url.hostname, url: source });
+  }
+  const text = await readFile(source, 'utf8');
+  // A file the operator named: its own signers vouch for it (as for a first download).
+  const [first] = parseConfigurationDocument(text);
+  if (!first) throw new CliUsageError(`--config ${source} holds no <configuration>`);
+  return acceptConfigurationDocument(text, { overlayName: first.instanceName });
+}
+
+export async function runPeerCli(argv: string[]): Promise<void> {
+  const values = parseCli(argv, {
+    config: { type: 'string' },
+    identity: { type: 'string' },
+    'password-file': { type: 'string' },
+    'self-signed': { type: 'boolean' },
+    'first-node': { type: 'boolean' },
+    listen: { type: 'string' },
+    advertise: { type: 'string' },
+    'host-address': { type: 'string', multiple: true },
+    'status-interval': { type: 'string' },
+    control: { type: 'boolean' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (!values.config) throw new CliUsageError(`--config is required\n${USAGE}`);
+  if (Boolean(values.identity) === Boolean(values['self-signed']))
+    throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
+  const interval = values['status-interval'] ? Number(values['status-interval']) : 30;
+  if (!Number.isFinite(interval) || interval < 0) throw new CliUsageError('--status-interval must be seconds ≥ 0');
+  const log = createLogger({ level: parseLogLevel(values['log-level'] ?? process.env.LOG_LEVEL) });
+  const config = await loadConfiguration(values.config);
+
+  let privateKey;
+  let chain: Uint8Array[];
+  if (values.identity) {
+    const passwordFile = values['password-file'];
+    const password = passwordFile
+      ? (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '')
+      : process.env.RELOAD_IDENTITY_PASSWORD;
+    if (!password)
+      throw new CliUsageError('--identity needs --password-file FILE (or RELOAD_IDENTITY_PASSWORD in the environment)');
+    ({ privateKey, chain } = importIdentity(await readFile(values.identity, 'utf8'), password));
+  } else {
+    if (!config.selfSignedPermitted)
+      throw new CliUsageError(`overlay ${config.instanceName} does not permit self-signed identities`);
+    const keys = await generateIdentityKeys('ecdsa');
+    const { der } = await createSelfSignedIdentity(
+      keys,
+      `peer@${config.instanceName}`,
+      config.instanceName,
+      config.selfSignedDigest,
+      config.nodeIdLength,
+      30,
+    );
+    privateKey = keys.privateKey;
+    chain = [der];
+  }
+
+  const runtime = await startPeerRuntime({
+    config,
+    privateKey,
+    chain,
+    listen: values.listen ? hostPort(values.listen, '--listen') : { host: '127.0.0.1', port: 0 },
+    ...(values.advertise ? { advertiseHost: values.advertise } : {}),
+    ...(values['host-address'] ? { hostAddresses: values['host-address'] } : {}),
+    log,
+  });
+  const { node } = runtime;
+  const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+  line({ event: 'listening', nodeId: node.status().nodeId, ...runtime.address });
+  node.onStateChanged((state) => log.info('overlay state', { state }));
+  node.onNeighboursChanged((e) => log.debug('neighbours', { successors: e.successors.length }));
+  await node.start({ firstNode: values['first-node'] ?? false });
+  const s = node.status();
+  line({ event: 'ready', nodeId: s.nodeId, successors: s.successors, predecessors: s.predecessors });
+
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          const st = node.status();
+          line({
+            event: 'status',
+            state: st.state,
+            successors: st.successors.length,
+            predecessors: st.predecessors.length,
+            fingers: Object.keys(st.fingers).length,
+            links: st.transport.links.length,
+            counters: st.transport.counters,
+          });
+        }, interval * 1000)
+      : undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (timer) clearInterval(timer);
+    await runtime.close().catch((error: Error) => log.warn('shutdown', { error: error.message }));
+    line({ event: 'stopped' });
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+  if (values.control) runPeerControl(node, line, () => void stop(0));
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('peer.js');
+if (isMain) {
+  runPeerCli(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof CliUsageError ? error.message : (error as Error).stack}\n`);
+    process.exit(error instanceof CliUsageError ? 2 : 1);
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * A RELOAD peer on real sockets, built from an accepted overlay configuration and an identity: the
+ * composition root of the headless peer. No-ICE overlays get a TLS endpoint (bootstrap links and No-ICE
+ * Attach); ICE overlays a DTLS-UDP-SR-NO-ICE endpoint for bootstrap links and ICE Attach for the rest.
+ * Configured bootstrap-node entries name that endpoint's address in either case (docs/decisions.md).
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from '../../common/logger';
+import { realClock } from '../../reload/clock';
+import { trustPolicyOf, type OverlayConfiguration } from '../../reload/config';
+import { overlayHash } from '../../reload/crypto';
+import { readCertificate } from '../../reload/identity';
+import { DtlsEndpoint } from '../../reload/link/dtls/dtls-endpoint';
+import { TlsEndpoint } from '../../reload/link/tls/tls-endpoint';
+import type { Link, LinkEndpoint } from '../../reload/link/link';
+import { ReloadNode } from '../../reload/node';
+import { IceDtlsAttach, NoIceAttach, type AttachStrategy } from '../../reload/transport';
+
+export interface PeerRuntimeOptions {
+  config: OverlayConfiguration;
+  privateKey: KeyObject;
+  /** Our certificate first, then any chain. */
+  chain: Uint8Array[];
+  /** Where the bootstrap/No-ICE endpoint listens (port 0: any free port). */
+  listen: { host: string; port: number };
+  /** The address to put in No-ICE candidates when `listen.host` is a wildcard. */
+  advertiseHost?: string;
+  /** Extra ICE host candidates (werift gathers the interfaces' own; loopback needs naming). */
+  hostAddresses?: string[];
+  log: Logger;
+}
+
+export class PeerSetupError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'PeerSetupError';
+  }
+}
+
+export interface PeerRuntime {
+  node: ReloadNode;
+  /** Where our endpoint listens (what other peers' bootstrap entries would name). */
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRuntime> {
+  const { config } = o;
+  const certificate = o.chain[0];
+  if (!certificate) throw new PeerSetupError('the identity holds no certificate', 'identity');
+  const info = readCertificate(certificate, config.instanceName, config.nodeIdLength);
+  const nodeId = info.nodeIds[0];
+  if (!nodeId) throw new PeerSetupError('the certificate carries no Node-ID for this overlay', 'identity');
+  const policy = trustPolicyOf(config);
+  policy.validate(certificate); // our own certificate must pass the overlay's rules, or nobody will talk to us
+  const credentials = {
+    privateKey: o.privateKey,
+    certificates: o.chain,
+    policy,
+    maxMessageSize: config.maxMessageSize,
+  };
+  let endpoint: LinkEndpoint & { address: { host: string; port: number } };
+  let strategy: AttachStrategy;
+  let incoming: ((listener: (link: Link) => void) => void) | undefined;
+  if (config.noIce) {
+    const tls = await TlsEndpoint.listen({ ...credentials, host: o.listen.host, port: o.listen.port });
+    const advertised = o.advertiseHost ?? tls.address.host;
+    if (advertised === '0.0.0.0' || advertised === '::')
+      throw new PeerSetupError('a wildcard listen address needs --advertise with the address peers reach', 'advertise');
+    endpoint = tls;
+    strategy = new NoIceAttach({
+      endpoint: tls,
+      address: { host: advertised, port: tls.address.port },
+      clock: realClock,
+    });
+  } else {
+    const dtls = await DtlsEndpoint.listen({ ...credentials, host: o.listen.host, port: o.listen.port });
+    endpoint = dtls;
+    strategy = new IceDtlsAttach({
+      ...credentials,
+      clock: realClock,
+      ...(o.hostAddresses ? { hostAddresses: o.hostAddresses } : {}),
+    });
+    incoming = (listener) => void dtls.onLink(listener);
+  }
+  const node = new ReloadNode({
+    nodeId,
+    privateKey: o.privateKey,
+    certificate,
+    policy,
+    overlay: overlayHash(config.instanceName),
+    configSequence: config.sequence,
+    nodeIdLength: config.nodeIdLength,
+    initialTtl: config.initialTtl,
+    reliabilityTimerMs: config.overlayReliabilityTimer,
+    maxMessageSize: config.maxMessageSize,
+    clock: realClock,
+    log: o.log,
+    strategy,
+    connect: (address) => endpoint.connect(address),
+    ...(incoming ? { onIncomingLink: incoming } : {}),
+    bootstrapNodes: config.bootstrapNodes.map((b) => ({ host: b.address, port: b.port })),
+    chord: {
+      updateIntervalMs: config.chord.updateInterval * 1000,
+      fingerIntervalMs: config.chord.pingInterval * 1000,
+      reactive: config.chord.reactive,
+    },
+  });
+  return {
+    node,
+    address: endpoint.address,
+    close: async () => {
+      await node.stop();
+      await endpoint.close();
+    },
+  };
+}
