@@ -68,6 +68,8 @@ export class ChordJoinError extends Error {
 }
 
 const hex = (id: Uint8Array) => toHex(id);
+/** After a failed successor search, the next one (a dead hop is usually detected by then). */
+const REPAIR_RETRY_MS = 5_000;
 
 export class ChordOverlay {
   private state: ChordState = 'idle';
@@ -84,6 +86,8 @@ export class ChordOverlay {
   /** Updates that came before we were ready (the admitting peer's can beat our call to join()), by sender. */
   private readonly early = new Map<string, ChordUpdate>();
   private readonly random: () => number;
+  private repairing = false;
+  private repairRetry: TimerHandle | undefined;
   readonly counters = { updatesSent: 0, updatesReceived: 0, joinsAdmitted: 0, leavesReceived: 0, neighbourFailures: 0 };
 
   constructor(private readonly o: ChordOverlayOptions) {
@@ -218,7 +222,8 @@ export class ChordOverlay {
     this.updateTimer?.cancel();
     this.fingerTimer?.cancel();
     this.broadcastPending?.cancel();
-    this.updateTimer = this.fingerTimer = this.broadcastPending = undefined;
+    this.repairRetry?.cancel();
+    this.updateTimer = this.fingerTimer = this.broadcastPending = this.repairRetry = undefined;
   }
 
   /** Our Update: the neighbours (or the full table for whoever asked with send_update). */
@@ -388,6 +393,45 @@ export class ChordOverlay {
     }
   }
 
+  /**
+   * Refills a short successor list (§10.7.2: after failures, find peers with Pings): Ping the Resource-ID
+   * just after the last successor we know (or after ourselves); whoever answers is responsible for it, so it
+   * is the next live peer on the ring. Attach to it and take it in; repeat until the list is full or the
+   * ring has no one else.
+   */
+  private async repairSuccessors(): Promise<void> {
+    if (this.repairing || this.state !== 'ready') return;
+    this.repairing = true;
+    const table = this.o.table;
+    try {
+      for (let round = 0; round < table.neighbourCount + 2; round++) {
+        const { successors } = table.neighbours;
+        if (successors.length >= table.neighbourCount) return;
+        const last = successors.at(-1);
+        const after = table.ring.fromBig(table.ring.add(last ? table.ring.toBig(last) : table.self, 1n));
+        const answer = await this.o.transport.request([{ type: 'resource', id: after }], {
+          method: 'ping_req',
+          value: { padding: new Uint8Array(0) },
+        });
+        const peer = answer.from.nodeIds[0] as Uint8Array;
+        if (bytesEqual(peer, this.nodeId) || successors.some((s) => bytesEqual(s, peer))) return;
+        if (!this.o.transport.linkTo(peer)) await this.o.attach.attach({ type: 'node', id: peer });
+        const change = table.add(peer);
+        if (!change.neighbours) return;
+        this.changed(change);
+      }
+    } catch (error) {
+      // The search went through a peer whose death we have not noticed yet: try again once links settle.
+      this.o.log.debug('successor repair failed', { error: (error as Error).message });
+      this.repairRetry ??= this.o.clock.setTimeout(() => {
+        this.repairRetry = undefined;
+        void this.repairSuccessors();
+      }, REPAIR_RETRY_MS);
+    } finally {
+      this.repairing = false;
+    }
+  }
+
   private routingPeers(): Uint8Array[] {
     const { predecessors, successors } = this.o.table.neighbours;
     const all = new Map<string, Uint8Array>();
@@ -412,8 +456,10 @@ export class ChordOverlay {
     if (!change.neighbours && !change.range) return;
     const { predecessors, successors } = this.o.table.neighbours;
     for (const listener of [...this.neighbourListeners]) listener({ predecessors, successors, change });
-    if (this.state !== 'ready' || this.o.reactive === false) return;
-    if (this.broadcastPending) return;
+    if (this.state !== 'ready') return;
+    if (this.o.table.neighbours.successors.length < this.o.table.neighbourCount)
+      this.o.clock.setTimeout(() => void this.repairSuccessors(), 0);
+    if (this.o.reactive === false || this.broadcastPending) return;
     this.broadcastPending = this.o.clock.setTimeout(() => {
       this.broadcastPending = undefined;
       const skip = new Set(alreadyTold.map(hex));
@@ -428,6 +474,7 @@ export class ChordOverlay {
         () => {
           if (this.state !== 'ready') return;
           void this.sendUpdates(this.routingPeers());
+          void this.repairSuccessors();
           tick();
         },
         every * (0.75 + 0.5 * this.random()),

@@ -1,0 +1,135 @@
+/**
+ * Twenty real headless peers (`npm run peer`), each its own process, on loopback over ICE + DTLS links,
+ * with CA-issued identities from an overlay made by the operator tooling: the ring converges; after a
+ * SIGKILL of 30% of them it is correct again within a bounded time; the killed peers restart and rejoin.
+ */
+import { createServer } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateIdentityKeys, issueCertificate, exportIdentity } from '../../src-main/reload/identity';
+import { OverlayDir } from '../../src-main/host/overlay/overlay-dir';
+import { toHex } from '../../src-main/reload/wire';
+import { PeerProcess } from '../support/peer-process';
+
+const PEERS = 20;
+const KILLED = 6;
+const OVERLAY = 'ring.example.org';
+const short = (ids: string[]) => ids.map((id) => id.slice(0, 6)).join(',');
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Peer {
+  process: PeerProcess;
+  nodeId: string;
+  args: string[];
+}
+
+describe('20 headless peers on loopback (separate processes, ICE + DTLS)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'reload-ring-'));
+  const peers: Peer[] = [];
+  let config: string;
+
+  const start = (args: string[]) => new PeerProcess(args);
+
+  async function ringErrors(live: Peer[]): Promise<string[]> {
+    const sorted = [...live].sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+    const errors: string[] = [];
+    await Promise.all(
+      sorted.map(async (p, i) => {
+        const { status } = (await p.process.command({ cmd: 'status' })) as unknown as {
+          status: { successors: string[]; predecessors: string[]; state: string };
+        };
+        const expected = [1, 2, 3].map((k) => sorted[(i + k) % sorted.length]!.nodeId);
+        const before = [1, 2, 3].map((k) => sorted[(i - k + 2 * sorted.length) % sorted.length]!.nodeId);
+        if (status.state !== 'ready') errors.push(`${p.nodeId}: ${status.state}`);
+        if (status.successors.join() !== expected.join())
+          errors.push(`${p.nodeId.slice(0, 6)} successors ${short(status.successors)} expected ${short(expected)}`);
+        if (status.predecessors.join() !== before.join())
+          errors.push(`${p.nodeId.slice(0, 6)} predecessors ${short(status.predecessors)} expected ${short(before)}`);
+      }),
+    );
+    return errors;
+  }
+
+  async function converge(live: Peer[], ms: number): Promise<number> {
+    const started = Date.now();
+    let errors: string[] = [];
+    while (Date.now() - started < ms) {
+      errors = await ringErrors(live);
+      if (errors.length === 0) return Date.now() - started;
+      await sleep(500);
+    }
+    throw new Error(`ring not correct after ${ms} ms: ${errors.slice(0, 5).join('; ')}`);
+  }
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const overlay = await OverlayDir.init(join(dir, 'overlay'), {
+      overlay: OVERLAY,
+      bootstrapNodes: [{ address: '127.0.0.1', port }],
+    });
+    config = overlay.path('config');
+    for (let i = 0; i < PEERS; i++) {
+      const keys = await generateIdentityKeys('ecdsa');
+      const nodeId = Uint8Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
+      const { der } = await issueCertificate({
+        ca: overlay.ca,
+        publicKey: keys.webcrypto.publicKey,
+        userName: `peer${i}@${OVERLAY}`,
+        nodeIds: [nodeId],
+        overlay: OVERLAY,
+        validDays: 2,
+      });
+      const file = join(dir, `peer${i}.identity`);
+      writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
+      writeFileSync(`${file}.password`, 'test-password\n');
+      const args = ['--config', config, '--identity', file, '--password-file', `${file}.password`];
+      args.push('--host-address', '127.0.0.1', '--status-interval', '0');
+      args.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
+      peers.push({ process: undefined as unknown as PeerProcess, nodeId: toHex(nodeId), args });
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(peers.map((p) => p.process?.kill('SIGKILL')));
+  });
+
+  it('the ring converges: every successor and predecessor list matches the sorted Node-IDs', async () => {
+    const joinTimes: number[] = [];
+    peers[0]!.process = start(peers[0]!.args);
+    await peers[0]!.process.event('ready');
+    // The others in batches of four: joins overlap, as they would in the field.
+    for (let i = 1; i < PEERS; i += 4) {
+      const batch = peers.slice(i, i + 4);
+      const t0 = Date.now();
+      for (const p of batch) p.process = start(p.args);
+      await Promise.all(batch.map((p) => p.process.event('ready', 60_000)));
+      joinTimes.push(Date.now() - t0);
+    }
+    const settle = await converge(peers, 30_000);
+    console.log(`20 peers: batches of 4 ready in ${joinTimes.join('/')} ms; ring correct ${settle} ms later`);
+  }, 240_000);
+
+  it('after a SIGKILL of 30% of the peers the ring is correct again within 60 s, and they rejoin', async () => {
+    const victims = peers.slice(2, 2 + KILLED);
+    await Promise.all(victims.map((p) => p.process.kill('SIGKILL')));
+    const survivors = peers.filter((p) => !victims.includes(p));
+    // A killed peer's links go quiet: DTLS-SR gives up after 5 transmissions, ICE consent after 30 s.
+    const repaired = await converge(survivors, 60_000);
+    console.log(`SIGKILL of ${KILLED}/${PEERS}: ring correct among survivors after ${repaired} ms`);
+    for (const p of victims) p.process = start(p.args);
+    await Promise.all(victims.map((p) => p.process.event('ready', 60_000)));
+    const rejoined = await converge(peers, 30_000);
+    console.log(`restarted peers rejoined; ring correct after ${rejoined} ms`);
+  }, 240_000);
+});
