@@ -19,6 +19,8 @@ const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --pas
        [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]...
        [--status-interval SECONDS] [--control] [--log-level debug|info|warn|error]`;
 
+const JOIN_ATTEMPTS = 5;
+
 function hostPort(value: string, flag: string): { host: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value);
   if (!match || isIP(match[1] ?? '') === 0) throw new CliUsageError(`${flag} must be ADDRESS:PORT (got "${value}")`);
@@ -104,7 +106,17 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   line({ event: 'listening', nodeId: node.status().nodeId, ...runtime.address });
   node.onStateChanged((state) => log.info('overlay state', { state }));
   node.onNeighboursChanged((e) => log.debug('neighbours', { successors: e.successors.length }));
-  await node.start({ firstNode: values['first-node'] ?? false });
+  // A join can fail while the ring is repairing itself (a dead hop not yet noticed): try a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await node.start({ firstNode: values['first-node'] ?? false });
+      break;
+    } catch (error) {
+      if (attempt >= JOIN_ATTEMPTS) throw error;
+      log.warn('join failed; retrying', { attempt, error: (error as Error).message });
+      await new Promise((resolve) => setTimeout(resolve, 2_000 * attempt));
+    }
+  }
   const s = node.status();
   line({ event: 'ready', nodeId: s.nodeId, successors: s.successors, predecessors: s.predecessors });
 

@@ -6,3 +6,4 @@ export * from './config';
 export * from './clock';
 export * from './link/link';
 export * from './transport';
+export * from './storage';

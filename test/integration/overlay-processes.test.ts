@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { generateIdentityKeys, issueCertificate, exportIdentity } from '../../src-main/reload/identity';
 import { OverlayDir } from '../../src-main/host/overlay/overlay-dir';
 import { toHex } from '../../src-main/reload/wire';

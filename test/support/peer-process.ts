@@ -9,6 +9,8 @@ export type PeerLine = Record<string, unknown> & { event?: string; ok?: boolean;
 
 export class PeerProcess {
   readonly lines: PeerLine[] = [];
+  /** The last lines of its log, for failure messages. */
+  readonly stderr: string[] = [];
   readonly child: ChildProcess;
   private readonly waiters = new Set<() => void>();
   private nextTag = 1;
@@ -19,7 +21,10 @@ export class PeerProcess {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     });
-    this.child.stderr!.resume();
+    createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      this.stderr.push(line);
+      if (this.stderr.length > 20) this.stderr.shift();
+    });
     this.child.once('exit', () => {
       this.exited = true;
       this.wake();
@@ -48,7 +53,7 @@ export class PeerProcess {
           resolve(found);
         } else if (this.exited) {
           done();
-          reject(new Error(`peer exited before ${what}; last lines ${JSON.stringify(this.lines.slice(-3))}`));
+          reject(new Error(`peer exited before ${what}; stderr: ${this.stderr.slice(-5).join(' | ')}`));
         }
       };
       const timer = setTimeout(() => {

@@ -1,0 +1,85 @@
+/**
+ * A two-host LAN for multicast tests, made of network namespaces by the test and removed after it:
+ *   lan-a (10.77.0.1/24) eth0 ══ veth ══ eth0 (10.77.0.2/24) lan-b
+ * The host's own interfaces are never touched: the veth pair is created inside lan-a with its peer end placed
+ * straight into lan-b. Each side has lo up and a route for 224.0.0.0/4 on eth0, so programs that do not name
+ * an interface send their multicast onto the link too (there is no default route).
+ */
+import { execFileSync } from 'node:child_process';
+
+export interface LanNamespaces {
+  a: string;
+  b: string;
+  addressA: string;
+  addressB: string;
+  /** Runs a command inside a namespace, returning its stdout. */
+  exec(namespace: string, command: string[]): string;
+  remove(): void;
+}
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+/** Why the namespaces cannot be made here, or undefined if they can (root, `ip netns`, veth pairs). */
+export function lanNamespacesUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'network namespaces need root';
+  const probe = `rl-mdprobe-${process.pid}`;
+  try {
+    ip('netns', 'add', probe);
+  } catch (error) {
+    return `ip netns does not work here: ${(error as Error).message.split('\n')[0]}`;
+  }
+  try {
+    ip('netns', 'exec', probe, 'ip', 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
+  } catch (error) {
+    return `cannot create a veth pair: ${(error as Error).message.split('\n')[0]}`;
+  } finally {
+    try {
+      ip('netns', 'del', probe);
+    } catch {
+      // already gone
+    }
+  }
+  return undefined;
+}
+
+export function createLanNamespaces(): LanNamespaces {
+  const tag = `${process.pid % 100000}`;
+  const a = `rl-mda-${tag}`;
+  const b = `rl-mdb-${tag}`;
+  const inNs = (ns: string, ...args: string[]) => ip('netns', 'exec', ns, ...args);
+  const remove = () => {
+    for (const ns of [a, b]) {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  remove(); // leftovers of an earlier run that had our pid
+  try {
+    ip('netns', 'add', a);
+    ip('netns', 'add', b);
+    inNs(a, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b);
+    for (const [ns, address] of [
+      [a, '10.77.0.1'],
+      [b, '10.77.0.2'],
+    ] as const) {
+      inNs(ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+      inNs(ns, 'ip', 'link', 'set', 'eth0', 'up');
+      inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+      inNs(ns, 'ip', 'route', 'add', '224.0.0.0/4', 'dev', 'eth0');
+    }
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return {
+    a,
+    b,
+    addressA: '10.77.0.1',
+    addressB: '10.77.0.2',
+    exec: (ns, command) => inNs(ns, ...command),
+    remove,
+  };
+}
