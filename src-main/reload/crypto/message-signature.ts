@@ -1,8 +1,16 @@
 /** Signing a message as its originator, and checking one at its destination (RFC 6940 §6.3.4). */
 import type { KeyObject } from 'node:crypto';
-import { encodeMessage, type ContentsInput, type DecodedMessage, type EncodeContext, type HeaderInput } from '../wire';
+import {
+  CertificateType,
+  encodeMessage,
+  type ContentsInput,
+  type DecodedMessage,
+  type EncodeContext,
+  type HeaderInput,
+} from '../wire';
 import { encodeSignerIdentity, messageSignatureInput } from './signed-bytes';
 import { verifySignature, type Signer } from './signer';
+import type { GenericCertificate } from '../wire';
 
 /**
  * Encodes, signs and assembles a whole message in one pass: the signature is computed over the contents as
@@ -13,14 +21,18 @@ export function signMessage(
   contents: ContentsInput,
   signer: Signer,
   ctx: EncodeContext,
+  /** More certificates for the security block (e.g. those of stored values' signers, RFC 6940 §7.4.1). */
+  extraCertificates: readonly Uint8Array[] = [],
 ): Uint8Array {
   const identity = encodeSignerIdentity(signer.identity);
+  const certificates =
+    extraCertificates.length === 0 ? signer.certificates : withExtra(signer.certificates, extraCertificates);
   return encodeMessage(
     {
       header,
       contents,
       security: (encodedContents) => ({
-        certificates: signer.certificates,
+        certificates,
         signature: {
           algorithm: signer.algorithm,
           identity: signer.identity,
@@ -41,4 +53,16 @@ export function verifyMessage(message: DecodedMessage, publicKey: KeyObject): bo
     message.signed.signerIdentity,
   );
   return verifySignature(message.security.signature, input, publicKey);
+}
+
+function withExtra(own: readonly GenericCertificate[], extra: readonly Uint8Array[]): GenericCertificate[] {
+  const out = [...own];
+  const seen = new Set(own.map((c) => Buffer.from(c.certificate).toString('base64')));
+  for (const der of extra) {
+    const key = Buffer.from(der).toString('base64');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ type: CertificateType.X509, certificate: der });
+  }
+  return out;
 }

@@ -1,1 +1,2 @@
 export * from './reload-node';
+export * from './node-storage';

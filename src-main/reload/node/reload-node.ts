@@ -23,6 +23,8 @@ import {
   type TransportStatus,
 } from '../transport';
 import { decodeContext, toHex, type DecodeContext } from '../wire';
+import { wireDataModel, type StorageKind } from '../storage';
+import { NodeStorage } from './node-storage';
 import type { KeyObject } from 'node:crypto';
 
 export interface ReloadNodeOptions {
@@ -56,6 +58,16 @@ export interface ReloadNodeOptions {
     fingers?: number;
   };
   random?: () => number;
+  /** The overlay's instance name (SIP-REGISTRATION domain checks). */
+  overlayName?: string;
+  /** The configuration's Kinds: what this node stores for others. */
+  kinds?: readonly StorageKind[];
+  /** Wall-clock ms since 1970 for storage times and certificate validity (default Date.now). */
+  now?: () => number;
+  /** Successor replacement hold-down before new replicas (RFC 6940: 30 s). */
+  replicaHoldDownMs?: number;
+  /** How often our own stored values are stored again (default 5 min). */
+  refreshIntervalMs?: number;
 }
 
 /** The configuration's CHORD-RELOAD settings (chord-update-interval, chord-ping-interval, chord-reactive). */
@@ -75,6 +87,7 @@ export interface ReloadNodeStatus {
   fingers: Record<number, string>;
   transport: TransportStatus;
   chord: ChordOverlay['counters'];
+  storage: NodeStorage['counters'] & { resources: number; values: number; bytes: number };
 }
 
 export class ReloadNode {
@@ -85,12 +98,16 @@ export class ReloadNode {
   readonly table: ChordRoutingTable;
   readonly chord: ChordOverlay;
   readonly ctx: DecodeContext;
+  readonly storage: NodeStorage;
   private readonly linkListeners = new Set<(event: { link: Link; up: boolean }) => void>();
   private readonly accepted = new WeakSet<Link>();
 
   constructor(private readonly o: ReloadNodeOptions) {
     const nodeIdLength = o.nodeIdLength ?? 16;
-    this.ctx = decodeContext({ maxMessageSize: o.maxMessageSize ?? 5000, nodeIdLength });
+    const models = new Map((o.kinds ?? []).map((k) => [k.id, wireDataModel(k.dataModel)]));
+    const dataModelOf = (kind: number) => models.get(kind);
+    this.ctx = decodeContext({ maxMessageSize: o.maxMessageSize ?? 5000, nodeIdLength, dataModelOf });
+    const signer = createSigner({ privateKey: o.privateKey, certificate: o.certificate });
     this.table = new ChordRoutingTable(new Ring(nodeIdLength * 8), o.nodeId, {
       ...(o.chord?.neighbours ? { neighbours: o.chord.neighbours } : {}),
       ...(o.chord?.fingers ? { fingers: o.chord.fingers } : {}),
@@ -103,11 +120,12 @@ export class ReloadNode {
       reliabilityTimerMs: o.reliabilityTimerMs ?? 3000,
       maxMessageSize: o.maxMessageSize ?? 5000,
       nodeIdLength,
-      signer: createSigner({ privateKey: o.privateKey, certificate: o.certificate }),
+      signer,
       policy: o.policy,
       topology: this.table,
       clock: o.clock,
       log: o.log,
+      dataModelOf,
     });
     this.router = new RequestRouter(this.transport);
     this.router.on('ping_req', () => answerPing());
@@ -140,6 +158,23 @@ export class ReloadNode {
       ...(o.chord?.fingerIntervalMs ? { fingerIntervalMs: o.chord.fingerIntervalMs } : {}),
       ...(o.chord?.reactive !== undefined ? { reactive: o.chord.reactive } : {}),
       ...(o.random ? { random: o.random } : {}),
+    });
+    this.storage = new NodeStorage({
+      kinds: o.kinds ?? [],
+      overlayName: o.overlayName ?? '',
+      nodeIdLength,
+      transport: this.transport,
+      router: this.router,
+      table: this.table,
+      chord: this.chord,
+      policy: o.policy,
+      signer,
+      certificate: o.certificate,
+      clock: o.clock,
+      now: o.now ?? Date.now,
+      log: o.log,
+      ...(o.replicaHoldDownMs !== undefined ? { replicaHoldDownMs: o.replicaHoldDownMs } : {}),
+      ...(o.refreshIntervalMs !== undefined ? { refreshIntervalMs: o.refreshIntervalMs } : {}),
     });
     o.onIncomingLink?.((link) => this.accept(link));
   }
@@ -177,6 +212,7 @@ export class ReloadNode {
 
   /** Graceful shutdown: Leave to the neighbours, then every link and the strategy closed. */
   async stop(): Promise<void> {
+    this.storage.stop();
     await this.chord.leave();
     this.chord.stop();
     await this.links.close();
@@ -206,6 +242,12 @@ export class ReloadNode {
       fingers: Object.fromEntries([...this.table.fingerTable].map(([i, id]) => [i, toHex(id)])),
       transport: this.links.transportStatus(),
       chord: { ...this.chord.counters },
+      storage: {
+        ...this.storage.counters,
+        resources: this.storage.service.data.usage().resources,
+        values: this.storage.service.data.usage().entries,
+        bytes: this.storage.service.data.usage().bytes,
+      },
     };
   }
 

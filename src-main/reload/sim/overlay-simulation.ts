@@ -15,6 +15,8 @@ import {
 import { MemoryNetwork, type LinkConditions } from '../link/memory/memory-network';
 import { ReloadNode, type ChordSettings } from '../node';
 import { NoIceAttach } from '../transport';
+import { defaultKinds } from '../config';
+import type { StorageKind } from '../storage';
 import { toHex } from '../wire';
 
 export interface SimulationOptions {
@@ -24,6 +26,12 @@ export interface SimulationOptions {
   overlayName?: string;
   chord?: ChordSettings;
   log?: Logger;
+  /** The Kinds peers store (default: the configuration defaults — SIP-REGISTRATION, certificates, TURN). */
+  kinds?: readonly StorageKind[];
+  /** Successor replacement hold-down before re-replication (default 5 s of virtual time). */
+  replicaHoldDownMs?: number;
+  /** How often owners store their values again (default 60 s of virtual time). */
+  refreshIntervalMs?: number;
 }
 
 export interface SimNode {
@@ -50,6 +58,8 @@ export class OverlaySimulation {
   readonly network: MemoryNetwork;
   readonly nodes: SimNode[] = [];
   readonly random: () => number;
+  /** Wall-clock time at virtual time 0: storage times and certificate checks see epoch + virtual time. */
+  readonly epoch = Date.now();
 
   private constructor(
     readonly options: SimulationOptions,
@@ -107,6 +117,11 @@ export class OverlaySimulation {
       chord: { updateIntervalMs: 60_000, fingerIntervalMs: 120_000, ...this.options.chord },
       random: this.random,
       reliabilityTimerMs: 1000,
+      overlayName: overlay,
+      kinds: this.options.kinds ?? (defaultKinds() as StorageKind[]),
+      now: () => this.epoch + this.clock.now(),
+      replicaHoldDownMs: this.options.replicaHoldDownMs ?? 5_000,
+      refreshIntervalMs: this.options.refreshIntervalMs ?? 60_000,
     });
     const sim: SimNode = { index, address, node, alive: true };
     this.nodes.push(sim);

@@ -64,6 +64,8 @@ export interface IncomingRequest {
   /** Whoever signed the request, per its verified certificate. */
   from: ValidatedIdentity;
   link: Link;
+  /** Certificates the answer's security block must carry besides ours (e.g. stored values' signers). */
+  responseCertificates: Uint8Array[];
 }
 
 /** Thrown by a request handler to answer with an ErrorResponse. */
@@ -71,6 +73,8 @@ export class ErrorAnswer extends Error {
   constructor(
     readonly errorCode: number,
     readonly info: string,
+    /** error_info bytes when the code defines them (e.g. a StoreAns for Error_Generation_Counter_Too_Low). */
+    readonly errorInfo?: Uint8Array,
   ) {
     super(info);
     this.name = 'ErrorAnswer';
@@ -92,6 +96,8 @@ export interface RequestOptions {
   maxResponseLength?: number;
   /** The link to send on when neither the connection table nor the topology has a route (bootstrap). */
   via?: Link;
+  /** Certificates to carry besides ours (a Store carries those of its values' signers). */
+  certificates?: readonly Uint8Array[];
 }
 
 export interface Answer {
@@ -168,7 +174,13 @@ export class MessageTransport {
       destinationList,
       options: [],
     };
-    const bytes = signMessage(header, { body, extensions: [] }, this.o.signer, { nodeIdLength: this.o.nodeIdLength });
+    const bytes = signMessage(
+      header,
+      { body, extensions: [] },
+      this.o.signer,
+      { nodeIdLength: this.o.nodeIdLength },
+      options.certificates,
+    );
     const link = this.route(destinationList[0] as Destination) ?? options.via;
     if (!link) return Promise.reject(new NoRouteError(`no route towards ${describe(destinationList[0])}`));
     return new Promise((resolve, reject) => {
@@ -325,6 +337,7 @@ export class MessageTransport {
       return;
     }
     let reply: Body;
+    const responseCertificates: Uint8Array[] = [];
     if (
       h.configurationSequence !== this.o.configSequence &&
       !(message.contents.code === MessageCode.config_update_req && h.configurationSequence === 0xffff)
@@ -347,9 +360,12 @@ export class MessageTransport {
       try {
         const body = decodeBody(message.contents.code, message.contents.body, this.ctx);
         if (!this.handler) throw new ErrorAnswer(ErrorCode.Not_Found, `no handler for ${body.method}`);
-        reply = await this.handler({ message, body, from: signer, link: from });
+        reply = await this.handler({ message, body, from: signer, link: from, responseCertificates });
       } catch (error) {
-        if (error instanceof ErrorAnswer) reply = errorBody(error.errorCode, error.info);
+        if (error instanceof ErrorAnswer)
+          reply = error.errorInfo
+            ? { method: 'error', value: { errorCode: error.errorCode, errorInfo: error.errorInfo } }
+            : errorBody(error.errorCode, error.info);
         else if (error instanceof ReloadDecodeError) reply = errorBody(ErrorCode.Invalid_Message, error.message);
         else {
           this.o.log.error('request handler failed', { error });
@@ -357,7 +373,7 @@ export class MessageTransport {
         }
       }
     }
-    let bytes = this.responseBytes(h, from, reply);
+    let bytes = this.responseBytes(h, from, reply, responseCertificates);
     if (h.maxResponseLength !== 0 && bytes.length > h.maxResponseLength) {
       bytes = this.responseBytes(
         h,
@@ -395,7 +411,12 @@ export class MessageTransport {
   // ------------------------------------------------------------------------------------------ sending
 
   /** Response (or error) to a request: back along the reversed via list, starting with the hop it came from. */
-  private responseBytes(request: ForwardingHeader, from: Link, body: Body): Uint8Array {
+  private responseBytes(
+    request: ForwardingHeader,
+    from: Link,
+    body: Body,
+    certificates: readonly Uint8Array[] = [],
+  ): Uint8Array {
     const back: Destination[] = [
       { type: 'node', id: from.peer.nodeIds[0] as Uint8Array },
       ...[...request.viaList].reverse(),
@@ -411,7 +432,13 @@ export class MessageTransport {
       destinationList: back,
       options: [],
     };
-    return signMessage(header, { body, extensions: [] }, this.o.signer, { nodeIdLength: this.o.nodeIdLength });
+    return signMessage(
+      header,
+      { body, extensions: [] },
+      this.o.signer,
+      { nodeIdLength: this.o.nodeIdLength },
+      certificates,
+    );
   }
 
   private answerError(request: ForwardingHeader, from: Link, code: number, info: string): void {

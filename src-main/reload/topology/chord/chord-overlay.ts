@@ -87,6 +87,8 @@ export class ChordOverlay {
   private readonly early = new Map<string, ChordUpdate>();
   private readonly random: () => number;
   private repairing = false;
+  /** Peers that told us they are peers (or were vouched for and attached), by Node-ID hex. */
+  private readonly known = new Map<string, Uint8Array>();
   private repairRetry: TimerHandle | undefined;
   readonly counters = { updatesSent: 0, updatesReceived: 0, joinsAdmitted: 0, leavesReceived: 0, neighbourFailures: 0 };
 
@@ -129,7 +131,7 @@ export class ChordOverlay {
     for (const id of link.peer.nodeIds) {
       if (id.length !== this.o.table.ring.bytes) continue;
       if (this.o.transport.linkTo(id)) continue; // another link to the same peer is still up
-      const c = this.o.table.remove(id);
+      const c = this.removePeer(id);
       change = { neighbours: change.neighbours || c.neighbours, range: change.range || c.range };
     }
     if (change.neighbours) this.counters.neighbourFailures++;
@@ -166,7 +168,7 @@ export class ChordOverlay {
           resolve(u);
         };
       }));
-    this.o.table.add(ap);
+    this.addPeer(ap);
     // Step 2: Attach to the neighbours AP reported (source-routed through AP), then the fingers.
     if (update && update.type !== 'peer_ready')
       await this.attachToCloser([...update.predecessors, ...update.successors], ap);
@@ -256,7 +258,7 @@ export class ChordOverlay {
       return { method: 'update_ans', value: {} };
     }
     // The sender is a peer: route through it (it is linked, or the Update could not have come).
-    if (this.o.transport.linkTo(sender)) this.changed(this.o.table.add(sender));
+    if (this.o.transport.linkTo(sender)) this.changed(this.addPeer(sender));
     if (update.type !== 'peer_ready') {
       const named = [...update.predecessors, ...update.successors, ...(update.type === 'full' ? update.fingers : [])];
       void this.attachToCloser(named, sender);
@@ -290,7 +292,7 @@ export class ChordOverlay {
       }
     }
     if (!this.o.transport.linkTo(joiner)) return;
-    const change = this.o.table.add(joiner);
+    const change = this.addPeer(joiner);
     await this.sendUpdates([joiner]);
     this.changed(change, [joiner]);
   }
@@ -315,7 +317,7 @@ export class ChordOverlay {
         named = []; // the Leave still counts; only its hints are unusable
       }
     }
-    this.changed(this.o.table.remove(leaver));
+    this.changed(this.removePeer(leaver));
     // Treated as a failure (§10.9): the leaver's neighbours are the candidates to replace it.
     this.o.clock.setTimeout(() => void this.attachToCloser(named, undefined), 0);
     return { method: 'leave_ans', value: {} };
@@ -350,14 +352,14 @@ export class ChordOverlay {
         if (this.attaching.has(key)) return;
         const linked = this.o.transport.linkTo(id);
         if (linked) {
-          this.changed(this.o.table.add(id));
+          this.changed(this.addPeer(id));
           return;
         }
         this.attaching.add(key);
         try {
           const route = through && !bytesEqual(through, id) ? { through: [through] } : {};
           await this.o.attach.attach({ type: 'node', id }, route);
-          if (this.o.transport.linkTo(id)) this.changed(this.o.table.add(id));
+          if (this.o.transport.linkTo(id)) this.changed(this.addPeer(id));
         } catch (error) {
           this.o.log.debug('attach to a named peer failed', { peer: key, error: (error as Error).message });
         } finally {
@@ -386,7 +388,7 @@ export class ChordOverlay {
         const peer = answer.from.nodeIds[0] as Uint8Array;
         if (bytesEqual(peer, this.nodeId)) continue;
         if (!this.o.transport.linkTo(peer)) await this.o.attach.attach({ type: 'node', id: peer });
-        this.changed(table.add(peer));
+        this.changed(this.addPeer(peer));
       } catch (error) {
         this.o.log.debug('finger search failed', { finger: i, error: (error as Error).message });
       }
@@ -416,7 +418,7 @@ export class ChordOverlay {
         const peer = answer.from.nodeIds[0] as Uint8Array;
         if (bytesEqual(peer, this.nodeId) || successors.some((s) => bytesEqual(s, peer))) return;
         if (!this.o.transport.linkTo(peer)) await this.o.attach.attach({ type: 'node', id: peer });
-        const change = table.add(peer);
+        const change = this.addPeer(peer);
         if (!change.neighbours) return;
         this.changed(change);
       }
@@ -430,6 +432,31 @@ export class ChordOverlay {
     } finally {
       this.repairing = false;
     }
+  }
+
+  /** Takes a confirmed peer into the Routing Table and remembers it, linked, as a later replacement. */
+  private addPeer(id: Uint8Array): NeighbourChange {
+    if (!bytesEqual(id, this.nodeId)) this.known.set(hex(id), id);
+    return this.o.table.add(id);
+  }
+
+  /**
+   * Forgets a peer; the table keeps only the closest few, so the peers we still hold links to and already
+   * know to be peers are offered again: one of them may now be the best replacement (§10.7.2).
+   */
+  private removePeer(id: Uint8Array): NeighbourChange {
+    this.known.delete(hex(id));
+    const change = this.o.table.remove(id);
+    for (const [key, peer] of this.known) {
+      if (!this.o.transport.linkTo(peer)) {
+        this.known.delete(key);
+        continue;
+      }
+      const c = this.o.table.add(peer);
+      change.neighbours ||= c.neighbours;
+      change.range ||= c.range;
+    }
+    return change;
   }
 
   private routingPeers(): Uint8Array[] {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorResponseError } from '../../../../../src-main/reload/transport';
 import { OverlaySimulation } from '../../../../../src-main/reload/sim';
 import { ErrorCode, toHex } from '../../../../../src-main/reload/wire';
+import { resourceIdFor } from '../../../../../src-main/reload/crypto';
 
 const randomId = (sim: OverlaySimulation) => Uint8Array.from({ length: 16 }, () => Math.floor(sim.random() * 256));
 
@@ -71,5 +72,83 @@ describe('overlay simulation (CHORD-RELOAD on memory links)', () => {
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ErrorResponseError);
     expect((failure as ErrorResponseError).errorCode).toBe(ErrorCode.Forbidden);
+  }, 60_000);
+});
+
+describe('storage in the simulated overlay', () => {
+  const CERT_BY_NODE = 0x3;
+
+  it('a value stored from any peer is fetched from every other, and survives the death of 30% of the peers', async () => {
+    const N = 24;
+    const sim = await OverlaySimulation.create({
+      nodes: N,
+      seed: 21,
+      replicaHoldDownMs: 2_000,
+      refreshIntervalMs: 15_000,
+    });
+    for (let i = 0; i < N; i++) await sim.start(i);
+    await sim.run(3_000);
+    expect(sim.ringErrors()).toEqual([]);
+    // Each peer stores its own certificate under Resource-ID = H(Node-ID) (CERTIFICATE_BY_NODE, NODE-MATCH).
+    const stored = new Map<number, { rid: Uint8Array; value: Uint8Array }>();
+    for (const n of sim.nodes) {
+      const rid = resourceIdFor(n.node.nodeId);
+      const value = Uint8Array.from({ length: 40 }, (_, k) => (n.index * 7 + k) & 0xff);
+      await sim.until(
+        n.node.storage.store(CERT_BY_NODE, rid, [
+          { lifetime: 3600, value: { model: 'array', index: 0, value: { exists: true, value } } },
+        ]),
+      );
+      stored.set(n.index, { rid, value });
+    }
+    const fetchAll = async (readers: number[]) => {
+      let ok = 0;
+      for (const [owner, { rid, value }] of stored) {
+        const reader = readers[(owner * 5) % readers.length]!;
+        const got = await sim.until(
+          sim.nodes[reader]!.node.storage.fetch(CERT_BY_NODE, rid, {
+            model: 'array',
+            indices: [{ first: 0, last: 0 }],
+          }),
+        );
+        const first = got.values[0] as { value: { value: { value: Uint8Array } } } | undefined;
+        if (first && Buffer.from(first.value.value.value).equals(Buffer.from(value))) ok++;
+      }
+      return ok;
+    };
+    expect(await fetchAll(sim.nodes.map((n) => n.index))).toBe(N);
+    // Every value sits on its responsible peer and its two successors.
+    await sim.run(3_000);
+    const copies = sim.nodes.reduce((sum, n) => sum + n.node.storage.service.data.usage().entries, 0);
+    expect(copies).toBe(3 * N);
+    // 30% die at once. Replicas cover most values at once; a value all of whose three copies died comes back
+    // when its owner refreshes it (every 15 s here). Values of dead owners may be gone: nobody refreshes them.
+    const victims = [2, 5, 8, 11, 14, 17, 20];
+    for (const v of victims) await sim.kill(v);
+    for (const v of victims) stored.delete(v);
+    await sim.run(20_000, 20);
+    expect(sim.ringErrors()).toEqual([]);
+    const survivors = sim.nodes.filter((n) => n.alive).map((n) => n.index);
+    expect(await fetchAll(survivors)).toBe(N - victims.length);
+  }, 180_000);
+
+  it('refuses a store by the wrong peer (NODE-MATCH) and changes nothing', async () => {
+    const sim = await OverlaySimulation.create({ nodes: 4, seed: 8 });
+    for (let i = 0; i < 4; i++) await sim.start(i);
+    await sim.run(1_000);
+    const [a, b] = sim.nodes as [(typeof sim.nodes)[0], (typeof sim.nodes)[0]];
+    const rid = resourceIdFor(a.node.nodeId);
+    const entry = (byte: number) => ({
+      lifetime: 600,
+      value: { model: 'array' as const, index: 0, value: { exists: true, value: Uint8Array.of(byte) } },
+    });
+    await sim.until(a.node.storage.store(CERT_BY_NODE, rid, [entry(1)]));
+    const failure = await sim.until(b.node.storage.store(CERT_BY_NODE, rid, [entry(2)])).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ErrorResponseError);
+    expect((failure as ErrorResponseError).errorCode).toBe(ErrorCode.Forbidden);
+    const got = await sim.until(
+      b.node.storage.fetch(CERT_BY_NODE, rid, { model: 'array', indices: [{ first: 0, last: 0 }] }),
+    );
+    expect((got.values[0] as { value: { value: { value: Uint8Array } } }).value.value.value).toEqual(Uint8Array.of(1));
   }, 60_000);
 });
