@@ -1,13 +1,15 @@
 /**
  * Twenty real headless peers (`npm run peer`), each its own process, on loopback over ICE + DTLS links,
  * with CA-issued identities from an overlay made by the operator tooling: the ring converges; after a
- * SIGKILL of 30% of them it is correct again within a bounded time; the killed peers restart and rejoin.
+ * SIGKILL of 30% of them it is correct again within a bounded time, every surviving peer's stored value is
+ * fetchable again, and the killed peers restart and rejoin. Values are stored and fetched through the peers' control
+ * interface, signed and access-checked as in the field.
  */
 import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentityKeys, issueCertificate, exportIdentity } from '../../src-main/reload/identity';
 import { OverlayDir } from '../../src-main/host/overlay/overlay-dir';
 import { toHex } from '../../src-main/reload/wire';
@@ -120,6 +122,48 @@ describe('20 headless peers on loopback (separate processes, ICE + DTLS)', () =>
     console.log(`20 peers: batches of 4 ready in ${joinTimes.join('/')} ms; ring correct ${settle} ms later`);
   }, 240_000);
 
+  const CERT_BY_USER = 0x10;
+  const valueOf = (i: number) => Buffer.from(`value of peer${i}`).toString('base64');
+
+  async function fetchFailures(readers: Peer[], owners: number[]): Promise<string[]> {
+    const failures: string[] = [];
+    await Promise.all(
+      readers.map(async (reader) => {
+        for (const owner of owners) {
+          const answer = await reader.process
+            .command({ cmd: 'fetch', kind: CERT_BY_USER, resource: `peer${owner}@${OVERLAY}` })
+            .catch((e: Error) => ({ values: [], error: e.message }));
+          const values = (answer as { values?: string[] }).values ?? [];
+          if (!values.includes(valueOf(owner))) failures.push(`${reader.nodeId.slice(0, 6)} ← peer${owner}`);
+        }
+      }),
+    );
+    return failures;
+  }
+
+  it('a value stored from any peer is fetched from every other, 0 failures', async () => {
+    // Each peer stores under its own user name (CERTIFICATE_BY_USER is USER-MATCH: only it may).
+    const t0 = Date.now();
+    await Promise.all(
+      peers.map((p, i) =>
+        p.process.command({
+          cmd: 'store',
+          kind: CERT_BY_USER,
+          resource: `peer${i}@${OVERLAY}`,
+          value: valueOf(i),
+          lifetime: 3600,
+        }),
+      ),
+    );
+    const stored = Date.now() - t0;
+    const failures = await fetchFailures(
+      peers,
+      peers.map((_, i) => i),
+    );
+    expect(failures).toEqual([]);
+    console.log(`20 stores in ${stored} ms; 400 fetches (every peer reads every value), 0 failures`);
+  }, 120_000);
+
   it('after a SIGKILL of 30% of the peers the ring is correct again within 60 s, and they rejoin', async () => {
     const victims = peers.slice(2, 2 + KILLED);
     await Promise.all(victims.map((p) => p.process.kill('SIGKILL')));
@@ -127,6 +171,18 @@ describe('20 headless peers on loopback (separate processes, ICE + DTLS)', () =>
     // A killed peer's links go quiet: DTLS-SR gives up after 5 transmissions, ICE consent after 30 s.
     const repaired = await converge(survivors, 60_000);
     console.log(`SIGKILL of ${KILLED}/${PEERS}: ring correct among survivors after ${repaired} ms`);
+    // Every survivor's value is still there (replicas, or re-replication after the 30 s hold-down).
+    const owners = peers.map((p, i) => (victims.includes(p) ? -1 : i)).filter((i) => i >= 0);
+    const started = Date.now();
+    let failures = await fetchFailures(survivors, owners);
+    while (failures.length > 0 && Date.now() - started < 45_000) {
+      await sleep(2_000);
+      failures = await fetchFailures(survivors, owners);
+    }
+    expect(failures).toEqual([]);
+    console.log(
+      `every surviving peer's value fetchable from every survivor ${Date.now() - started} ms after the repair`,
+    );
     for (const p of victims) p.process = start(p.args);
     await Promise.all(victims.map((p) => p.process.event('ready', 60_000)));
     const rejoined = await converge(peers, 30_000);

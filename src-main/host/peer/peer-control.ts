@@ -3,12 +3,17 @@
  * command's `tag` echoed). For operators' scripts and the multi-process tests. Commands:
  *   {"cmd":"status"}                          the node's status object
  *   {"cmd":"lookup","id":"<32 hex>"}          Ping that Resource-ID: who answered, over how many hops
+ *   {"cmd":"store","kind":3,"resource":"<name>","key":"<text>","value":"<base64>","lifetime":600}
+ *                                             sign and store one value (dictionary key / array index 0 / single)
+ *   {"cmd":"fetch","kind":3,"resource":"<name>"} fetch every value of that Kind (signatures checked)
  *   {"cmd":"leave"}                           leave the overlay and exit
+ * `resource` is a Resource Name: the Resource-ID is its hash (RFC 6940 §5.2).
  * Malformed lines get {"ok":false,"error":...} naming the problem; nothing is ignored silently.
  */
 import { createInterface } from 'node:readline';
 import type { ReloadNode } from '../../reload/node';
-import { fromHex, toHex } from '../../reload/wire';
+import { resourceIdFor } from '../../reload/crypto';
+import { fromHex, toHex, type ModelSpecifier, type StoredDataValue } from '../../reload/wire';
 
 export class ControlCommandError extends Error {
   constructor(message: string) {
@@ -37,6 +42,16 @@ function hexId(value: unknown, field: string, length: number): Uint8Array {
   return fromHex(value);
 }
 
+function kindAndResource(node: ReloadNode, command: Command) {
+  const kind = command.kind;
+  if (typeof kind !== 'number' || !Number.isInteger(kind)) throw new ControlCommandError('kind: a Kind-ID is required');
+  const model = node.storage.service.dataModelOf(kind);
+  if (!model) throw new ControlCommandError(`kind: ${kind} is not a Kind of this overlay`);
+  if (typeof command.resource !== 'string' || command.resource.length === 0)
+    throw new ControlCommandError('resource: a Resource Name is required');
+  return { kind, model, resourceId: resourceIdFor(command.resource, node.nodeId.length) };
+}
+
 export async function runControlCommand(node: ReloadNode, command: Command): Promise<Record<string, unknown>> {
   switch (command.cmd) {
     case 'status':
@@ -53,6 +68,38 @@ export async function runControlCommand(node: ReloadNode, command: Command): Pro
         hops: answer.message.header.viaList.length + 1,
         ms: performance.now() - started,
       };
+    }
+    case 'store': {
+      const { kind, model, resourceId } = kindAndResource(node, command);
+      if (typeof command.value !== 'string') throw new ControlCommandError('value: base64 text is required');
+      const lifetime = command.lifetime ?? 600;
+      if (typeof lifetime !== 'number' || !Number.isInteger(lifetime) || lifetime < 0 || lifetime > 0xffffffff)
+        throw new ControlCommandError('lifetime: whole seconds are required');
+      const data = { exists: true, value: new Uint8Array(Buffer.from(command.value, 'base64')) };
+      let value: StoredDataValue;
+      if (model === 'dictionary') {
+        if (typeof command.key !== 'string')
+          throw new ControlCommandError('key: text is required for a dictionary Kind');
+        value = { model, key: new TextEncoder().encode(command.key), value: data };
+      } else value = model === 'array' ? { model, index: 0, value: data } : { model, value: data };
+      const started = performance.now();
+      await node.storage.store(kind, resourceId, [{ value, lifetime }]);
+      return { ms: performance.now() - started };
+    }
+    case 'fetch': {
+      const { kind, model, resourceId } = kindAndResource(node, command);
+      const specifier: ModelSpecifier =
+        model === 'dictionary'
+          ? { model, keys: [] }
+          : model === 'array'
+            ? { model, indices: [{ first: 0, last: 0xffffffff }] }
+            : { model };
+      const started = performance.now();
+      const got = await node.storage.fetch(kind, resourceId, specifier);
+      const values = got.values.flatMap((v) =>
+        'value' in v && v.value.value.exists ? [Buffer.from(v.value.value.value).toString('base64')] : [],
+      );
+      return { ms: performance.now() - started, values };
     }
     default:
       throw new ControlCommandError(`cmd: unknown command "${command.cmd}"`);

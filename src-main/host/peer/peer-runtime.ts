@@ -103,6 +103,8 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
     connect: (address) => endpoint.connect(address),
     ...(incoming ? { onIncomingLink: incoming } : {}),
     bootstrapNodes: config.bootstrapNodes.map((b) => ({ host: b.address, port: b.port })),
+    overlayName: config.instanceName,
+    kinds: config.kinds,
     chord: {
       updateIntervalMs: config.chord.updateInterval * 1000,
       fingerIntervalMs: config.chord.pingInterval * 1000,

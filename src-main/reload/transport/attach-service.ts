@@ -58,6 +58,11 @@ export interface AttachOptions {
   through?: Uint8Array[];
 }
 
+/** The link the peer's Attach is building, as a promise inside a box. */
+interface Yielded {
+  link: Promise<Link>;
+}
+
 interface Attempt {
   state: 'unanswered' | 'connecting';
   /** Glare lost: our attempt takes the link the peer's Attach builds. */
@@ -82,9 +87,17 @@ export class AttachService {
     const key = toHex(destination.id);
     const running = this.attempts.get(key);
     if (running) return running.link;
-    let yielded: (link: Promise<Link>) => void = () => undefined;
-    const yieldPromise = new Promise<Promise<Link>>((resolve) => (yielded = resolve));
-    const attempt: Attempt = { state: 'unanswered', yieldTo: (link) => yielded(link) };
+    // Boxed, so that the promise of the peer's link is passed along, not adopted: if that link fails after our
+    // own request has won, nobody is left to see its rejection.
+    let yielded: (box: Yielded) => void = () => undefined;
+    const yieldPromise = new Promise<Yielded>((resolve) => (yielded = resolve));
+    const attempt: Attempt = {
+      state: 'unanswered',
+      yieldTo: (link) => {
+        link.catch(() => undefined);
+        yielded({ link });
+      },
+    };
     const entry = {
       attempt,
       link: this.run(destination, options, { attempt, yielded: yieldPromise }).finally(() => {
@@ -98,7 +111,7 @@ export class AttachService {
   private async run(
     destination: Destination,
     options: AttachOptions,
-    glare: { attempt: Attempt; yielded: Promise<Promise<Link>> } | undefined,
+    glare: { attempt: Attempt; yielded: Promise<Yielded> } | undefined,
   ): Promise<Link> {
     const offer = await this.o.strategy.offer(options.sendUpdate ?? false);
     const request = this.o.transport.request(
@@ -109,12 +122,12 @@ export class AttachService {
     request.catch(() => undefined);
     const outcome = await Promise.race([
       request.then((answer) => ({ answer }) as const),
-      ...(glare ? [glare.yielded.then((link) => ({ link }) as const)] : []),
+      ...(glare ? [glare.yielded] : []),
     ]).catch(async (error: unknown) => {
       offer.cancel();
       // The larger Node-ID answered Error_In_Progress: its own Attach is on its way to us, and we yield to it.
       if (glare && error instanceof ErrorResponseError && error.errorCode === ErrorCode.In_Progress)
-        return { link: await this.within(glare.yielded, error) };
+        return this.within(glare.yielded, error);
       throw error;
     });
     if ('link' in outcome) {
@@ -160,15 +173,15 @@ export class AttachService {
     return { method: 'attach_ans', value: answer };
   }
 
-  private within(yielded: Promise<Promise<Link>>, cause: ErrorResponseError): Promise<Promise<Link>> {
+  private within(yielded: Promise<Yielded>, cause: ErrorResponseError): Promise<Yielded> {
     return new Promise((resolve, reject) => {
       const timer = this.o.clock.setTimeout(
         () => reject(new AttachTimeoutError(`the peer's own Attach never came after ${cause.message}`)),
         this.o.glareWaitMs ?? 10_000,
       );
-      void yielded.then((link) => {
+      void yielded.then((box) => {
         timer.cancel();
-        resolve(link);
+        resolve(box);
       });
     });
   }
