@@ -167,6 +167,38 @@ export class OverlaySimulation {
     await this.until(sim.node.start({ bootstrapNodes: [{ host, port: Number(port) }] }));
   }
 
+  /**
+   * Starts several nodes at once (their joins overlap in virtual time); resolves when all have settled,
+   * with the indexes that failed to join.
+   */
+  async startMany(indexes: number[], limitMs = 300_000): Promise<number[]> {
+    const live = this.nodes.filter((n) => n.alive && n.node.ready);
+    const failed: number[] = [];
+    const joins = indexes.map((index) => {
+      const sim = this.nodes[index] as SimNode;
+      if (live.length === 0) {
+        sim.node.chord.startAlone();
+        live.push(sim);
+        return Promise.resolve();
+      }
+      const via = live[Math.floor(this.random() * live.length)] as SimNode;
+      const [host, port] = via.address.split(':') as [string, string];
+      // As the headless peer does: a join that fails while the ring settles is tried again (three times).
+      const attempt = async (left: number): Promise<void> => {
+        try {
+          await sim.node.start({ bootstrapNodes: [{ host, port: Number(port) }] });
+        } catch {
+          if (left <= 1) return void failed.push(index);
+          await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 2_000));
+          await attempt(left - 1);
+        }
+      };
+      return attempt(3);
+    });
+    await this.until(Promise.all(joins), limitMs);
+    return failed;
+  }
+
   /** Kills a node abruptly: its links vanish as a dead peer's would (no Leave). */
   async kill(index: number): Promise<void> {
     const sim = this.nodes[index] as SimNode;

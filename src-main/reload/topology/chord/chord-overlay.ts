@@ -70,6 +70,8 @@ export class ChordJoinError extends Error {
 const hex = (id: Uint8Array) => toHex(id);
 /** After a failed successor search, the next one (a dead hop is usually detected by then). */
 const REPAIR_RETRY_MS = 5_000;
+/** After joining, the successor check through the ring (when the joins around ours have settled). */
+const JOIN_CHECK_DELAY_MS = 2_000;
 
 export class ChordOverlay {
   private state: ChordState = 'idle';
@@ -189,6 +191,8 @@ export class ChordOverlay {
     // Step 9: tell every neighbour (and every other peer in the Routing Table) that we are here.
     await this.sendUpdates(this.routingPeers());
     this.schedule();
+    // Joins that overlapped ours may have given us a stale picture: check our successor once via the ring.
+    this.o.clock.setTimeout(() => void this.repairSuccessors(true), JOIN_CHECK_DELAY_MS);
   }
 
   /** Leave (§10.9): tell each neighbour, then stop. The links are the caller's to close. */
@@ -401,37 +405,53 @@ export class ChordOverlay {
    * is the next live peer on the ring. Attach to it and take it in; repeat until the list is full or the
    * ring has no one else.
    */
-  private async repairSuccessors(): Promise<void> {
+  private async repairSuccessors(checkFirst = false): Promise<void> {
     if (this.repairing || this.state !== 'ready') return;
     this.repairing = true;
     const table = this.o.table;
     try {
+      // The ring's answer for our Node-ID + 1 is our true successor: if it is not the one we hold, we were
+      // placed wrongly (concurrent joins) or a partition healed (§10.7.4.3, here through the overlay itself).
+      if (checkFirst) await this.searchSuccessor(table.self);
       for (let round = 0; round < table.neighbourCount + 2; round++) {
         const { successors } = table.neighbours;
         if (successors.length >= table.neighbourCount) return;
         const last = successors.at(-1);
-        const after = table.ring.fromBig(table.ring.add(last ? table.ring.toBig(last) : table.self, 1n));
-        const answer = await this.o.transport.request([{ type: 'resource', id: after }], {
-          method: 'ping_req',
-          value: { padding: new Uint8Array(0) },
-        });
-        const peer = answer.from.nodeIds[0] as Uint8Array;
-        if (bytesEqual(peer, this.nodeId) || successors.some((s) => bytesEqual(s, peer))) return;
-        if (!this.o.transport.linkTo(peer)) await this.o.attach.attach({ type: 'node', id: peer });
-        const change = this.addPeer(peer);
-        if (!change.neighbours) return;
-        this.changed(change);
+        if (!(await this.searchSuccessor(last ? table.ring.toBig(last) : table.self))) return;
       }
     } catch (error) {
       // The search went through a peer whose death we have not noticed yet: try again once links settle.
       this.o.log.debug('successor repair failed', { error: (error as Error).message });
       this.repairRetry ??= this.o.clock.setTimeout(() => {
         this.repairRetry = undefined;
-        void this.repairSuccessors();
+        void this.repairSuccessors(checkFirst);
       }, REPAIR_RETRY_MS);
     } finally {
       this.repairing = false;
     }
+  }
+
+  /**
+   * Pings the Resource-ID just after `after`: the peer that answers is responsible for it, so it is the next
+   * live peer on the ring after `after`. Attaches to it and takes it in; true if our neighbours changed.
+   */
+  private async searchSuccessor(after: bigint): Promise<boolean> {
+    const table = this.o.table;
+    const target = table.ring.fromBig(table.ring.add(after, 1n));
+    const answer = await this.o.transport.request([{ type: 'resource', id: target }], {
+      method: 'ping_req',
+      value: { padding: new Uint8Array(0) },
+    });
+    const peer = answer.from.nodeIds[0] as Uint8Array;
+    if (bytesEqual(peer, this.nodeId) || table.neighbours.successors.some((s) => bytesEqual(s, peer))) return false;
+    if (!this.o.transport.linkTo(peer)) await this.o.attach.attach({ type: 'node', id: peer });
+    const change = this.addPeer(peer);
+    if (change.neighbours) {
+      // Tell it at once: it learns of us as a predecessor, and its Updates spread the news.
+      await this.sendUpdates([peer]);
+      this.changed(change, [peer]);
+    }
+    return change.neighbours;
   }
 
   /** Takes a confirmed peer into the Routing Table and remembers it, linked, as a later replacement. */
@@ -501,7 +521,7 @@ export class ChordOverlay {
         () => {
           if (this.state !== 'ready') return;
           void this.sendUpdates(this.routingPeers());
-          void this.repairSuccessors();
+          void this.repairSuccessors(true);
           tick();
         },
         every * (0.75 + 0.5 * this.random()),
