@@ -85,10 +85,13 @@ export class ChordOverlay {
   /** Peers an Attach is running to, so that several Updates naming one peer start one Attach. */
   private readonly attaching = new Set<string>();
   private updateFromAdmitting: ((update: ChordUpdate) => void) | undefined;
+  /** The admitting peer of the join in progress (hex Node-ID). */
+  private admitting: string | undefined;
   /** Updates that came before we were ready (the admitting peer's can beat our call to join()), by sender. */
-  private readonly early = new Map<string, ChordUpdate>();
+  private readonly early = new Map<string, { sender: Uint8Array; update: ChordUpdate }>();
   private readonly random: () => number;
   private repairing = false;
+  private repairAgain: 'check' | 'refill' | undefined;
   /** Peers that told us they are peers (or were vouched for and attached), by Node-ID hex. */
   private readonly known = new Map<string, Uint8Array>();
   private repairRetry: TimerHandle | undefined;
@@ -155,8 +158,9 @@ export class ChordOverlay {
     this.setState('joining');
     const ap = admitting.peer.nodeIds[0] as Uint8Array;
     // AP answers send_update with its Routing Table; it may already have arrived.
-    const early = this.early.get(hex(ap));
-    this.early.clear();
+    const early = this.early.get(hex(ap))?.update;
+    this.early.delete(hex(ap));
+    this.admitting = hex(ap);
     const update =
       early ??
       (await new Promise<ChordUpdate | undefined>((resolve) => {
@@ -174,7 +178,7 @@ export class ChordOverlay {
     // Step 2: Attach to the neighbours AP reported (source-routed through AP), then the fingers.
     if (update && update.type !== 'peer_ready')
       await this.attachToCloser([...update.predecessors, ...update.successors], ap);
-    await this.searchFingers(4);
+    await this.searchFingers(this.o.table.fingerCount);
     // Step 5: Join. AP answers, stores our data to us, and sends an Update naming us its predecessor.
     try {
       await this.o.transport.request([{ type: 'node', id: ap }], {
@@ -188,6 +192,10 @@ export class ChordOverlay {
       });
     }
     this.setState('ready');
+    // Updates that reached us while we joined (peers that joined beside us) count now.
+    const pending = [...this.early.values()];
+    this.early.clear();
+    for (const { sender, update } of pending) this.applyUpdate(sender, update);
     // Step 9: tell every neighbour (and every other peer in the Routing Table) that we are here.
     await this.sendUpdates(this.routingPeers());
     this.schedule();
@@ -253,21 +261,25 @@ export class ChordOverlay {
     const sender = request.from.nodeIds[0] as Uint8Array;
     const update = request.body.value;
     this.counters.updatesReceived++;
-    if (this.updateFromAdmitting && this.state === 'joining') {
+    if (this.updateFromAdmitting && this.state === 'joining' && hex(sender) === this.admitting) {
       this.updateFromAdmitting(update);
       return { method: 'update_ans', value: {} };
     }
     if (this.state !== 'ready') {
-      if (this.early.size < 16) this.early.set(hex(sender), update);
+      if (this.early.size < 64) this.early.set(hex(sender), { sender, update });
       return { method: 'update_ans', value: {} };
     }
-    // The sender is a peer: route through it (it is linked, or the Update could not have come).
+    this.applyUpdate(sender, update);
+    return { method: 'update_ans', value: {} };
+  }
+
+  /** §10.7.3: the sender is a peer (route through it); the peers it names that are closer get Attached. */
+  private applyUpdate(sender: Uint8Array, update: ChordUpdate): void {
     if (this.o.transport.linkTo(sender)) this.changed(this.addPeer(sender));
     if (update.type !== 'peer_ready') {
       const named = [...update.predecessors, ...update.successors, ...(update.type === 'full' ? update.fingers : [])];
       void this.attachToCloser(named, sender);
     }
-    return { method: 'update_ans', value: {} };
   }
 
   private async onJoin(request: IncomingRequest): Promise<Body> {
@@ -379,7 +391,14 @@ export class ChordOverlay {
    */
   private async searchFingers(limit: number): Promise<void> {
     const table = this.o.table;
-    const missing = table.missingFingers.slice(0, limit);
+    // Fingers whose whole range lies before our last successor add nothing: the successors cover it.
+    const last = table.neighbours.successors.at(-1);
+    const covered = (end: bigint) =>
+      last !== undefined &&
+      table.ring.distance(table.self, end) < table.ring.distance(table.self, table.ring.toBig(last));
+    const missing = table.missingFingers
+      .filter((i) => !covered(table.ring.fingerRange(table.self, i).end))
+      .slice(0, limit);
     for (const i of missing) {
       const { start, end } = table.ring.fingerRange(table.self, i);
       const span = table.ring.distance(start, end) + 1n;
@@ -406,7 +425,12 @@ export class ChordOverlay {
    * ring has no one else.
    */
   private async repairSuccessors(checkFirst = false): Promise<void> {
-    if (this.repairing || this.state !== 'ready') return;
+    if (this.state !== 'ready') return;
+    if (this.repairing) {
+      // Asked while a search runs: run once more when it is done, so no request is lost.
+      this.repairAgain = this.repairAgain || checkFirst ? 'check' : 'refill';
+      return;
+    }
     this.repairing = true;
     const table = this.o.table;
     try {
@@ -428,6 +452,9 @@ export class ChordOverlay {
       }, REPAIR_RETRY_MS);
     } finally {
       this.repairing = false;
+      const again = this.repairAgain;
+      this.repairAgain = undefined;
+      if (again) void this.repairSuccessors(again === 'check');
     }
   }
 
