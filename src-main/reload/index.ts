@@ -7,3 +7,6 @@ export * from './clock';
 export * from './link/link';
 export * from './transport';
 export * from './storage';
+export * from './topology';
+export * from './node';
+export * from './discovery';
