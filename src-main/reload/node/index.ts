@@ -1,2 +1,3 @@
 export * from './reload-node';
 export * from './node-storage';
+export * from './usages';

@@ -27,6 +27,7 @@ import {
   toHex,
   type Body,
   type FetchKindResponse,
+  type FindAns,
   type ModelSpecifier,
   type StatAns,
   type StoreAns,
@@ -183,6 +184,17 @@ export class NodeStorage {
     });
     if (answer.body.method !== 'stat_ans')
       throw new FetchedValueRejectedError(`expected stat_ans, got ${answer.body.method}`);
+    return answer.body.value;
+  }
+
+  /** Find (RFC 6940 §7.4.4): for each Kind, the stored Resource-ID nearest to `resourceId` at its responsible peer. */
+  async find(resourceId: Uint8Array, kinds: number[]): Promise<FindAns> {
+    const answer = await this.o.transport.request([{ type: 'resource', id: resourceId }], {
+      method: 'find_req',
+      value: { resource: resourceId, kinds },
+    });
+    if (answer.body.method !== 'find_ans')
+      throw new FetchedValueRejectedError(`expected find_ans, got ${answer.body.method}`);
     return answer.body.value;
   }
 

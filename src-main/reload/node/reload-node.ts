@@ -25,6 +25,7 @@ import {
 import { decodeContext, toHex, type DecodeContext } from '../wire';
 import { wireDataModel, type StorageKind } from '../storage';
 import { NodeStorage } from './node-storage';
+import { KIND_CERTIFICATE_BY_NODE, KIND_CERTIFICATE_BY_USER, publishCertificate } from './usages';
 import type { KeyObject } from 'node:crypto';
 
 export interface ReloadNodeOptions {
@@ -68,6 +69,11 @@ export interface ReloadNodeOptions {
   replicaHoldDownMs?: number;
   /** How often our own stored values are stored again (default 5 min). */
   refreshIntervalMs?: number;
+  /**
+   * Store our certificate under CERTIFICATE_BY_USER and CERTIFICATE_BY_NODE once in the overlay (RFC 6940
+   * §8: every node MUST). Default: when the configuration has both Kinds.
+   */
+  publishCertificate?: boolean;
 }
 
 /** The configuration's CHORD-RELOAD settings (chord-update-interval, chord-ping-interval, chord-reactive). */
@@ -192,6 +198,17 @@ export class ReloadNode {
    * address configured is our own and nobody answers).
    */
   async start(options: { firstNode?: boolean; bootstrapNodes?: BootstrapAddress[] } = {}): Promise<void> {
+    await this.join(options);
+    const kinds = new Set((this.o.kinds ?? []).map((k) => k.id));
+    const publish =
+      this.o.publishCertificate ?? (kinds.has(KIND_CERTIFICATE_BY_NODE) && kinds.has(KIND_CERTIFICATE_BY_USER));
+    if (publish)
+      void publishCertificate(this.storage, this.o.certificate, this.o.overlayName ?? '', this.ctx.nodeIdLength).catch(
+        (error: Error) => this.o.log.warn('publishing our certificate failed', { error: error.message }),
+      );
+  }
+
+  private async join(options: { firstNode?: boolean; bootstrapNodes?: BootstrapAddress[] }): Promise<void> {
     if (options.firstNode) {
       this.chord.startAlone();
       return;

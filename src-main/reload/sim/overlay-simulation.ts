@@ -32,6 +32,8 @@ export interface SimulationOptions {
   replicaHoldDownMs?: number;
   /** How often owners store their values again (default 60 s of virtual time). */
   refreshIntervalMs?: number;
+  /** Peers store their certificates on joining, as RFC 6940 §8 asks (default true). */
+  publishCertificates?: boolean;
 }
 
 export interface SimNode {
@@ -122,6 +124,7 @@ export class OverlaySimulation {
       now: () => this.epoch + this.clock.now(),
       replicaHoldDownMs: this.options.replicaHoldDownMs ?? 5_000,
       refreshIntervalMs: this.options.refreshIntervalMs ?? 60_000,
+      publishCertificate: this.options.publishCertificates ?? true,
     });
     const sim: SimNode = { index, address, node, alive: true };
     this.nodes.push(sim);
@@ -156,7 +159,7 @@ export class OverlaySimulation {
     const sim = this.nodes[index] as SimNode;
     const live = this.nodes.filter((n) => n.alive && n.node.ready && n.index !== index);
     if (live.length === 0) {
-      sim.node.chord.startAlone();
+      await this.until(sim.node.start({ firstNode: true }));
       return;
     }
     const via =
@@ -177,9 +180,8 @@ export class OverlaySimulation {
     const joins = indexes.map((index) => {
       const sim = this.nodes[index] as SimNode;
       if (live.length === 0) {
-        sim.node.chord.startAlone();
         live.push(sim);
-        return Promise.resolve();
+        return sim.node.start({ firstNode: true });
       }
       const via = live[Math.floor(this.random() * live.length)] as SimNode;
       const [host, port] = via.address.split(':') as [string, string];

@@ -36,6 +36,7 @@ import {
 } from '../wire';
 import { ErrorResponseError, NoRouteError, RequestTimeoutError } from './errors';
 import type { Topology } from './topology';
+import { LoopbackLink } from './loopback-link';
 
 /** Forwarding option types this implementation understands (none yet beyond the base protocol). */
 const KNOWN_OPTIONS: ReadonlySet<number> = new Set();
@@ -116,6 +117,7 @@ interface Pending {
 
 export class MessageTransport {
   private readonly links = new Map<string, Link>();
+  private loopback: LoopbackLink | undefined;
   private readonly pending = new Map<bigint, Pending>();
   /** Responses we sent, so a retransmitted request gets the same answer (RFC 6940 §6.2.1). */
   private readonly answered = new Map<bigint, { bytes: Uint8Array; expires: number }>();
@@ -181,7 +183,9 @@ export class MessageTransport {
       { nodeIdLength: this.o.nodeIdLength },
       options.certificates,
     );
-    const link = this.route(destinationList[0] as Destination) ?? options.via;
+    // A request sent `via` a link (bootstrap) is for whoever is behind it, even if our lone table says "me".
+    const local = () => (options.via ? undefined : this.local(destinationList));
+    const link = local() ?? this.route(destinationList[0] as Destination) ?? options.via;
     if (!link) return Promise.reject(new NoRouteError(`no route towards ${describe(destinationList[0])}`));
     return new Promise((resolve, reject) => {
       const entry: Pending = { destination: destinationList.at(-1) as Destination, resolve, reject, timer: undefined };
@@ -196,7 +200,7 @@ export class MessageTransport {
         }
         if (sends > 0) this.counters.retransmissions++;
         sends++;
-        const current = this.route(destinationList[0] as Destination) ?? link;
+        const current = local() ?? this.route(destinationList[0] as Destination) ?? link;
         this.sendOn(current, bytes);
         entry.timer = this.o.clock.setTimeout(transmit, this.o.reliabilityTimerMs);
       };
@@ -444,6 +448,23 @@ export class MessageTransport {
   private answerError(request: ForwardingHeader, from: Link, code: number, info: string): void {
     this.counters.errorsSent++;
     this.sendOn(from, this.responseBytes(request, from, errorBody(code, info)));
+  }
+
+  /** The loopback link when the (single) destination is us or a Resource-ID we are responsible for. */
+  private local(destinationList: Destination[]): Link | undefined {
+    const [only] = destinationList;
+    if (destinationList.length !== 1 || !only) return undefined;
+    const mine =
+      (only.type === 'node' && bytesEqual(only.id, this.o.nodeId)) ||
+      (only.type === 'resource' && this.o.topology.isResponsible(only.id));
+    if (!mine) return undefined;
+    if (!this.loopback || this.loopback.closed) {
+      const own = this.o.signer.certificates[0]?.certificate;
+      if (!own) return undefined;
+      this.loopback = new LoopbackLink(this.o.policy.validate(own), this.o.maxMessageSize, this.o.clock);
+      this.loopback.onMessage((bytes) => this.receive(bytes, this.loopback as Link));
+    }
+    return this.loopback;
   }
 
   private route(first: Destination): Link | undefined {

@@ -6,6 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorResponseError } from '../../../../../src-main/reload/transport';
 import { OverlaySimulation } from '../../../../../src-main/reload/sim';
+import {
+  advertiseTurnServer,
+  certificatesOfNode,
+  certificatesOfUser,
+  findTurnServers,
+  turnResourceId,
+} from '../../../../../src-main/reload/node';
+import { readCertificate } from '../../../../../src-main/reload/identity';
 import { ErrorCode, toHex } from '../../../../../src-main/reload/wire';
 import { resourceIdFor } from '../../../../../src-main/reload/crypto';
 
@@ -83,6 +91,7 @@ describe('storage in the simulated overlay', () => {
     const sim = await OverlaySimulation.create({
       nodes: N,
       seed: 21,
+      publishCertificates: false,
       replicaHoldDownMs: 2_000,
       refreshIntervalMs: 15_000,
     });
@@ -133,7 +142,7 @@ describe('storage in the simulated overlay', () => {
   }, 180_000);
 
   it('refuses a store by the wrong peer (NODE-MATCH) and changes nothing', async () => {
-    const sim = await OverlaySimulation.create({ nodes: 4, seed: 8 });
+    const sim = await OverlaySimulation.create({ nodes: 4, seed: 8, publishCertificates: false });
     for (let i = 0; i < 4; i++) await sim.start(i);
     await sim.run(1_000);
     const [a, b] = sim.nodes as [(typeof sim.nodes)[0], (typeof sim.nodes)[0]];
@@ -150,5 +159,35 @@ describe('storage in the simulated overlay', () => {
       b.node.storage.fetch(CERT_BY_NODE, rid, { model: 'array', indices: [{ first: 0, last: 0 }] }),
     );
     expect((got.values[0] as { value: { value: { value: Uint8Array } } }).value.value.value).toEqual(Uint8Array.of(1));
+  }, 60_000);
+});
+
+describe('certificate and TURN usages in the simulated overlay', () => {
+  it('every peer publishes its certificate by node and by user; a TURN relay advertised by one is found by another', async () => {
+    const sim = await OverlaySimulation.create({ nodes: 8, seed: 31 });
+    for (let i = 0; i < 8; i++) await sim.start(i);
+    await sim.run(2_000);
+    const [a, b] = sim.nodes as [(typeof sim.nodes)[0], (typeof sim.nodes)[0]];
+    const byNode = await sim.until(certificatesOfNode(b.node.storage, a.node.nodeId));
+    expect(byNode).toHaveLength(1);
+    const info = readCertificate(byNode[0]!, 'sim.example.org');
+    expect(toHex(info.nodeIds[0]!)).toBe(toHex(a.node.nodeId));
+    const byUser = await sim.until(certificatesOfUser(b.node.storage, info.userNames[0]!, 16));
+    expect(byUser[0]).toEqual(byNode[0]);
+
+    await sim.until(advertiseTurnServer(a.node.storage, a.node.nodeId, { host: '192.0.2.7', port: 3478 }, 3));
+    const found = await sim.until(findTurnServers(b.node.storage, b.node.ctx, sim.random, 40));
+    expect(found.length).toBeGreaterThan(0);
+    expect(found[0]!.server.serverAddress.address).toEqual(Uint8Array.of(192, 0, 2, 7));
+    expect(found[0]!.server.serverAddress.port).toBe(3478);
+    // Only the advertiser may write there (NODE-MULTIPLE): another peer's TURN entry at its ID is refused.
+    const failure = await sim
+      .until(
+        b.node.storage.store(0x2, turnResourceId(a.node.nodeId, 1), [
+          { lifetime: 60, value: { model: 'single', value: { exists: true, value: Uint8Array.of(1) } } },
+        ]),
+      )
+      .catch((e: unknown) => e);
+    expect((failure as ErrorResponseError).errorCode).toBe(ErrorCode.Forbidden);
   }, 60_000);
 });
