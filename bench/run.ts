@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { barChartSvg, svgToPng } from './lib/chart';
 import { runAttachBench } from './attach.bench';
 import { runLinkBench } from './links.bench';
+import { runOverlaySimBench, type SimBenchResult } from './overlay-sim.bench';
 import { runWireBench } from './wire.bench';
 
 const results = new URL('./results/', import.meta.url);
@@ -117,8 +118,82 @@ async function links(): Promise<void> {
   console.log('wrote bench/results/links.md and links.png');
 }
 
+function simTable(rs: SimBenchResult[]): string[] {
+  const target = (n: number) => 0.5 * Math.log2(n) + 1;
+  const row = (label: string, f: (r: SimBenchResult) => string) => `| ${label} | ${rs.map(f).join(' | ')} |`;
+  const pct = (a: number, b: number) => `${((100 * a) / Math.max(1, b)).toFixed(2)}%`;
+  return [
+    `| measure | ${rs.map((r) => `N = ${r.n.toLocaleString('en')}`).join(' | ')} |`,
+    `|---|${rs.map(() => '---:').join('|')}|`,
+    row('create identities + nodes (real s)', (r) => r.createSeconds.toFixed(1)),
+    row('join all, 20 at a time (real s)', (r) => `${r.joinSeconds.toFixed(1)} (${r.joinFailures} failed)`),
+    row('ring errors after joining (peers with a wrong successor list)', (r) => String(r.ringErrors)),
+    row(
+      'hops per lookup, mean (target ≤ 0.5·log2 N + 1)',
+      (r) =>
+        `${r.stable.meanHops.toFixed(2)} (≤ ${target(r.n).toFixed(2)}: ${r.stable.meanHops <= target(r.n) ? 'met' : 'NOT met'})`,
+    ),
+    row('hops per lookup, p99', (r) => String(r.stable.p99Hops)),
+    row(
+      'lookup success, stable ring (target 100%)',
+      (r) => `${pct(r.stable.correct, r.stable.lookups)} of ${r.stable.lookups}`,
+    ),
+    row('lookup success under churn, 10 min mean session (target ≥ 99.5%)', (r) =>
+      r.churn
+        ? `${pct(r.churn.correct, r.churn.lookups)} of ${r.churn.lookups} (${r.churn.minutes} min, ${r.churn.departures} left, ${r.churn.arrivals} joined)`
+        : 'not run',
+    ),
+    row('hops under churn, mean / p99', (r) => (r.churn ? `${r.churn.meanHops.toFixed(2)} / ${r.churn.p99Hops}` : '-')),
+    row(
+      'maintenance traffic per peer (target ≤ 1 KB/s)',
+      (r) => `${r.maintenanceBytesPerPeerPerSecond.toFixed(1)} B/s`,
+    ),
+    row('memory per simulated peer (V8 heap)', (r) => `${r.heapPerPeerKiB.toFixed(0)} KiB`),
+  ];
+}
+
+async function overlay(): Promise<void> {
+  console.log('== overlay (simulation)');
+  const sizes = (process.env.BENCH_SIM_SIZES ?? '1000,10000').split(',').map(Number);
+  const rs: SimBenchResult[] = [];
+  for (const n of sizes) rs.push(await runOverlaySimBench(n, { churnMinutes: n <= 1000 ? 10 : 0 }));
+  const md = [
+    '# Overlay benchmark: simulation',
+    '',
+    `Machine: ${machine()}. Command: \`npm run bench -- overlay\` (bench/overlay-sim.bench.ts; sizes from`,
+    '`BENCH_SIM_SIZES`, default 1000,10000). The real node code (transport, Attach, CHORD-RELOAD, storage, every',
+    'message signed and verified) over the in-memory network (5 ms latency) and a virtual clock, one process.',
+    'CHORD-RELOAD at the configuration defaults: chord-update-interval 600 s, chord-ping-interval 3600 s,',
+    'reactive recovery. Lookups are Pings to random Resource-IDs from random peers; "success" means the answer',
+    'came from the peer that is responsible by the sorted ring at that moment. Hops count every link the request',
+    'crossed (1 = a neighbour answered). Maintenance traffic: all RELOAD bytes sent over 20 minutes of a',
+    'stable ring, per peer per second. Churn: each peer dies (no Leave) at rate 1/600 s and a fresh peer joins',
+    'for each that dies; 2 lookups per second throughout. Churn runs only at N ≤ 1000 (at 10,000 it would',
+    'take hours of real time on two cores); memory is the V8 heap growth per peer after a forced GC.',
+    '',
+    ...simTable(rs),
+    '',
+    '![hops per lookup](overlay-sim.png)',
+    '',
+  ].join('\n');
+  const svg = barChartSvg(
+    'Hops per lookup (mean; p99) by overlay size',
+    'hops',
+    rs.flatMap((r) => [
+      { label: `N=${r.n} mean`, value: r.stable.meanHops },
+      { label: `N=${r.n} p99`, value: r.stable.p99Hops },
+      { label: `N=${r.n} target`, value: 0.5 * Math.log2(r.n) + 1 },
+    ]),
+    false,
+  );
+  await svgToPng(svg, new URL('overlay-sim.png', results).pathname);
+  await writeFile(new URL('overlay-sim.md', results), md);
+  console.log('wrote bench/results/overlay-sim.md and overlay-sim.png');
+}
+
 await mkdir(results, { recursive: true });
 const only = process.argv[2];
 if (!only || only === 'wire') await wire();
 if (!only || only === 'links') await links();
+if (!only || only === 'overlay') await overlay();
 process.exit(0);

@@ -96,6 +96,18 @@ describe('DTLS link, beyond the shared suites', () => {
     ).rejects.toThrow(/does not belong/);
   });
 
+  it('a second connect to an address with an open link returns that link (one association per address)', async () => {
+    const { a, ea, eb, nb, na } = await connected();
+    expect(await ea.connect(eb.address, nb.nodeId)).toBe(a);
+    await expect(ea.connect(eb.address, na.nodeId)).rejects.toThrow(PeerRejectedError);
+    await a.close();
+    await until(() => ea.associationCount === 0, 'the association to go');
+    const again = await ea.connect(eb.address, nb.nodeId);
+    expect(again).not.toBe(a);
+    await ea.close();
+    await eb.close();
+  });
+
   it('works with RSA identities', async () => {
     const { a, b, ea, eb } = await connected(rsa);
     const got: Uint8Array[] = [];

@@ -116,8 +116,17 @@ export class DtlsEndpoint implements LinkEndpoint {
     const { host, port } = address as DtlsAddress;
     const remote = { host: isIP(host) ? host : (await lookup(host)).address, port };
     const key = keyOf(remote.host, remote.port);
-    if (this.associations.has(key))
-      throw new LinkConnectError(`there is already a DTLS association with ${remote.host}:${remote.port}`);
+    const existing = this.associations.get(key);
+    if (existing) {
+      // One association per address (RFC 6347): an open link to it is the link to return.
+      const link = existing.link;
+      if (link && !link.closed) {
+        if (expectedNodeId && !link.peer.nodeIds.some((id) => bytesEqual(id, expectedNodeId)))
+          throw new PeerRejectedError('the peer at that address does not carry the Node-ID we attached to');
+        return link;
+      }
+      throw new LinkConnectError(`a DTLS handshake with ${remote.host}:${remote.port} is already under way`);
+    }
     const session = this.session('client', remote);
     this.associations.set(key, { session });
     let peer: ValidatedIdentity;
