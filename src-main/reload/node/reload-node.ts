@@ -51,13 +51,7 @@ export interface ReloadNodeOptions {
   bootstrapNodes?: BootstrapAddress[];
   maxLinks?: number;
   linkIdleTimeoutMs?: number;
-  chord?: {
-    updateIntervalMs?: number;
-    fingerIntervalMs?: number;
-    reactive?: boolean;
-    neighbours?: number;
-    fingers?: number;
-  };
+  chord?: ChordSettings;
   random?: () => number;
   /** The overlay's instance name (SIP-REGISTRATION domain checks). */
   overlayName?: string;
@@ -79,6 +73,7 @@ export interface ReloadNodeOptions {
 /** The configuration's CHORD-RELOAD settings (chord-update-interval, chord-ping-interval, chord-reactive). */
 export interface ChordSettings {
   updateIntervalMs?: number;
+  successorCheckIntervalMs?: number;
   fingerIntervalMs?: number;
   reactive?: boolean;
   neighbours?: number;
@@ -162,6 +157,7 @@ export class ReloadNode {
       ctx: this.ctx,
       ...(o.chord?.updateIntervalMs ? { updateIntervalMs: o.chord.updateIntervalMs } : {}),
       ...(o.chord?.fingerIntervalMs ? { fingerIntervalMs: o.chord.fingerIntervalMs } : {}),
+      ...(o.chord?.successorCheckIntervalMs ? { successorCheckIntervalMs: o.chord.successorCheckIntervalMs } : {}),
       ...(o.chord?.reactive !== undefined ? { reactive: o.chord.reactive } : {}),
       ...(o.random ? { random: o.random } : {}),
     });

@@ -46,6 +46,11 @@ export interface ChordOverlayOptions {
   updateIntervalMs?: number;
   /** chord-ping-interval: at most one finger search this often (default 3600 s). */
   fingerIntervalMs?: number;
+  /**
+   * How often the successor is checked through the ring (a Ping to our Node-ID + 1; §10.7.4.3's partition
+   * check done through the overlay). Default 60 s: one Ping a minute, well under the traffic budget.
+   */
+  successorCheckIntervalMs?: number;
   /** chord-reactive: Update the neighbours at once when the Neighbor Table changes (default true). */
   reactive?: boolean;
   /** How long a joining peer waits for the admitting peer's Update before it goes on without (default 5 s). */
@@ -81,6 +86,7 @@ export class ChordOverlay {
   private readonly stateListeners = new Set<(state: ChordState) => void>();
   private updateTimer: TimerHandle | undefined;
   private fingerTimer: TimerHandle | undefined;
+  private checkTimer: TimerHandle | undefined;
   private broadcastPending: TimerHandle | undefined;
   /** Peers an Attach is running to, so that several Updates naming one peer start one Attach. */
   private readonly attaching = new Set<string>();
@@ -237,6 +243,8 @@ export class ChordOverlay {
     this.fingerTimer?.cancel();
     this.broadcastPending?.cancel();
     this.repairRetry?.cancel();
+    this.checkTimer?.cancel();
+    this.checkTimer = undefined;
     this.updateTimer = this.fingerTimer = this.broadcastPending = this.repairRetry = undefined;
   }
 
@@ -548,13 +556,23 @@ export class ChordOverlay {
         () => {
           if (this.state !== 'ready') return;
           void this.sendUpdates(this.routingPeers());
-          void this.repairSuccessors(true);
           tick();
         },
         every * (0.75 + 0.5 * this.random()),
       );
     };
     tick();
+    const check = () => {
+      this.checkTimer = this.o.clock.setTimeout(
+        () => {
+          if (this.state !== 'ready') return;
+          void this.repairSuccessors(true);
+          check();
+        },
+        (this.o.successorCheckIntervalMs ?? 60_000) * (0.75 + 0.5 * this.random()),
+      );
+    };
+    check();
     const fingers = () => {
       this.fingerTimer = this.o.clock.setTimeout(
         () => {

@@ -26,6 +26,8 @@ export class ChordRoutingTable implements Topology {
   private predecessors: bigint[] = [];
   private successors: bigint[] = [];
   private readonly fingers = new Map<number, bigint>();
+  /** Peers added that no longer fit a Neighbor or Finger slot: still linked, still usable as next hops. */
+  private readonly others = new Set<bigint>();
   readonly neighbourCount: number;
   readonly fingerCount: number;
 
@@ -76,6 +78,7 @@ export class ChordRoutingTable implements Topology {
     const p = this.ring.toBig(id);
     if (p === this.self) return { neighbours: false, range: false };
     const before = this.snapshot();
+    this.others.add(p);
     this.successors = this.closest([...this.successors, p], (x) => this.ring.distance(this.self, x));
     this.predecessors = this.closest([...this.predecessors, p], (x) => this.ring.distance(x, this.self));
     for (let i = 1; i <= this.fingerCount; i++) {
@@ -103,19 +106,31 @@ export class ChordRoutingTable implements Topology {
     );
   }
 
-  /** Is this peer in the Neighbor or Finger Table? */
+  /** Is this peer in the Routing Table (a neighbour, a finger, or another linked peer)? */
   has(id: Uint8Array): boolean {
-    const p = this.ring.toBig(id);
-    return this.successors.includes(p) || this.predecessors.includes(p) || [...this.fingers.values()].includes(p);
+    return this.others.has(this.ring.toBig(id));
   }
 
-  /** Forgets a peer (it failed, left, or its link closed). */
+  /**
+   * Forgets a peer (it failed, left, or its link closed); the best of the remaining peers take the places it
+   * held (§10.7.2: "replace it with the best Routing Table candidate").
+   */
   remove(id: Uint8Array): NeighbourChange {
     const p = this.ring.toBig(id);
     const before = this.snapshot();
-    this.successors = this.successors.filter((x) => x !== p);
-    this.predecessors = this.predecessors.filter((x) => x !== p);
-    for (const [i, f] of this.fingers) if (f === p) this.fingers.delete(i);
+    this.others.delete(p);
+    const all = [...this.others];
+    this.successors = this.closest(all, (x) => this.ring.distance(this.self, x));
+    this.predecessors = this.closest(all, (x) => this.ring.distance(x, this.self));
+    for (const [i, f] of this.fingers) {
+      if (f !== p) continue;
+      this.fingers.delete(i);
+      const { start, end } = this.ring.fingerRange(this.self, i);
+      const span = this.ring.distance(start, end);
+      const inRange = all.filter((x) => this.ring.distance(start, x) <= span);
+      if (inRange.length > 0)
+        this.fingers.set(i, this.closest(inRange, (x) => this.ring.distance(start, x))[0] as bigint);
+    }
     return this.changeSince(before);
   }
 
@@ -137,7 +152,7 @@ export class ChordRoutingTable implements Topology {
   }
 
   private peers(): Set<bigint> {
-    return new Set([...this.predecessors, ...this.successors, ...this.fingers.values()]);
+    return this.others;
   }
 
   private closest(candidates: bigint[], distance: (x: bigint) => bigint): bigint[] {
