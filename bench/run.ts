@@ -9,6 +9,7 @@ import { barChartSvg, svgToPng } from './lib/chart';
 import { runAttachBench } from './attach.bench';
 import { runLinkBench } from './links.bench';
 import { runOverlaySimBench, type SimBenchResult } from './overlay-sim.bench';
+import { runOverlayProcessesBench } from './overlay-processes.bench';
 import { runWireBench } from './wire.bench';
 
 const results = new URL('./results/', import.meta.url);
@@ -191,9 +192,19 @@ async function overlay(): Promise<void> {
   console.log('wrote bench/results/overlay-sim.md and overlay-sim.png');
 }
 
+async function overlayProcesses(): Promise<void> {
+  console.log('== overlay of real processes vs OpenDHT');
+  const sizes = (process.env.BENCH_PROCESS_SIZES ?? '20,50').split(',').map(Number);
+  const r = await runOverlayProcessesBench({ sizes });
+  for (const p of r.pngs) await svgToPng(p.svg, new URL(p.file, results).pathname);
+  await writeFile(new URL('overlay-processes.md', results), r.markdown);
+  console.log('wrote bench/results/overlay-processes.md');
+}
+
 await mkdir(results, { recursive: true });
 const only = process.argv[2];
 if (!only || only === 'wire') await wire();
 if (!only || only === 'links') await links();
 if (!only || only === 'overlay') await overlay();
+if (!only || only === 'overlay' || only === 'overlay-processes') await overlayProcesses();
 process.exit(0);

@@ -134,6 +134,17 @@ describe('message transport', () => {
     expect(net.served[3]).toHaveLength(1);
   });
 
+  it('answers a request naming a node twice in its destination list with Error_Invalid_Message', async () => {
+    const net = line();
+    await run(net, Promise.resolve());
+    const b = { type: 'node' as const, id: ids.nodes[1]!.nodeId };
+    const c = { type: 'node' as const, id: ids.nodes[2]!.nodeId };
+    const failure = await run(net, net.transports[0]!.request([b, c, b], ping())).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ErrorResponseError);
+    expect((failure as ErrorResponseError).errorCode).toBe(ErrorCode.Invalid_Message);
+    expect(net.transports[1]!.counters.dropped['duplicate-destination']).toBe(1);
+  });
+
   it('never forwards a message whose TTL reached 0, and answers Error_TTL_Exceeded', async () => {
     // initial-ttl 1 everywhere: B forwards with TTL 0, so C must not forward to D.
     const net = line({ ttl: [1, 1, 1, 1] });

@@ -3,8 +3,9 @@
  * command's `tag` echoed). For operators' scripts and the multi-process tests. Commands:
  *   {"cmd":"status"}                          the node's status object
  *   {"cmd":"lookup","id":"<32 hex>"}          Ping that Resource-ID: who answered, over how many hops
- *   {"cmd":"store","kind":3,"resource":"<name>","key":"<text>","value":"<base64>","lifetime":600}
- *                                             sign and store one value (dictionary key / array index 0 / single)
+ *   {"cmd":"store","kind":3,"resource":"<name>","key":"<text>","index":1,"value":"<base64>","lifetime":600}
+ *                                             sign and store one value (dictionary key / array index, default 0
+ *                                             — where the peer's own certificate sits in the certificate Kinds)
  *   {"cmd":"fetch","kind":3,"resource":"<name>"} fetch every value of that Kind (signatures checked)
  *   {"cmd":"leave"}                           leave the overlay and exit
  * `resource` is a Resource Name: the Resource-ID is its hash (RFC 6940 §5.2).
@@ -81,7 +82,12 @@ export async function runControlCommand(node: ReloadNode, command: Command): Pro
         if (typeof command.key !== 'string')
           throw new ControlCommandError('key: text is required for a dictionary Kind');
         value = { model, key: new TextEncoder().encode(command.key), value: data };
-      } else value = model === 'array' ? { model, index: 0, value: data } : { model, value: data };
+      } else if (model === 'array') {
+        const index = command.index ?? 0;
+        if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 0xffffffff)
+          throw new ControlCommandError('index: an array index 0..4294967295 is required');
+        value = { model, index, value: data };
+      } else value = { model, value: data };
       const started = performance.now();
       await node.storage.store(kind, resourceId, [{ value, lifetime }]);
       return { ms: performance.now() - started };

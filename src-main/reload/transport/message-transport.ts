@@ -227,12 +227,13 @@ export class MessageTransport {
         this.answerError(h, from, ErrorCode.TTL_Exceeded, `TTL ${h.ttl} exceeds initial-ttl ${this.o.initialTtl}`);
       return this.drop('ttl-too-high');
     }
+    // Requests only: a response retraces the request's via list, which names a node twice if the request
+    // looped while routing changed (peers joining) — dropping it would leave the requester to time out.
     const seen = new Set<string>();
-    for (const d of h.destinationList) {
+    for (const d of request() ? h.destinationList : []) {
       const key = describe(d);
       if (seen.has(key)) {
-        if (request())
-          this.answerError(h, from, ErrorCode.Invalid_Message, 'duplicate entries in the destination list');
+        this.answerError(h, from, ErrorCode.Invalid_Message, 'duplicate entries in the destination list');
         return this.drop('duplicate-destination');
       }
       seen.add(key);

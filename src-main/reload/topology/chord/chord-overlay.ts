@@ -77,6 +77,8 @@ const hex = (id: Uint8Array) => toHex(id);
 const REPAIR_RETRY_MS = 5_000;
 /** After joining, the successor check through the ring (when the joins around ours have settled). */
 const JOIN_CHECK_DELAY_MS = 2_000;
+/** After losing a neighbour, the successor check through the ring (failures often come in bursts). */
+const FAILURE_CHECK_DELAY_MS = 1_000;
 
 export class ChordOverlay {
   private state: ChordState = 'idle';
@@ -87,6 +89,7 @@ export class ChordOverlay {
   private updateTimer: TimerHandle | undefined;
   private fingerTimer: TimerHandle | undefined;
   private checkTimer: TimerHandle | undefined;
+  private checkPending: TimerHandle | undefined;
   private broadcastPending: TimerHandle | undefined;
   /** Peers an Attach is running to, so that several Updates naming one peer start one Attach. */
   private readonly attaching = new Set<string>();
@@ -145,7 +148,10 @@ export class ChordOverlay {
       const c = this.removePeer(id);
       change = { neighbours: change.neighbours || c.neighbours, range: change.range || c.range };
     }
-    if (change.neighbours) this.counters.neighbourFailures++;
+    if (change.neighbours) {
+      this.counters.neighbourFailures++;
+      this.checkSoon();
+    }
     this.changed(change);
   }
 
@@ -244,7 +250,8 @@ export class ChordOverlay {
     this.broadcastPending?.cancel();
     this.repairRetry?.cancel();
     this.checkTimer?.cancel();
-    this.checkTimer = undefined;
+    this.checkPending?.cancel();
+    this.checkTimer = this.checkPending = undefined;
     this.updateTimer = this.fingerTimer = this.broadcastPending = this.repairRetry = undefined;
   }
 
@@ -341,7 +348,9 @@ export class ChordOverlay {
         named = []; // the Leave still counts; only its hints are unusable
       }
     }
-    this.changed(this.removePeer(leaver));
+    const change = this.removePeer(leaver);
+    if (change.neighbours) this.checkSoon();
+    this.changed(change);
     // Treated as a failure (§10.9): the leaver's neighbours are the candidates to replace it.
     this.o.clock.setTimeout(() => void this.attachToCloser(named, undefined), 0);
     return { method: 'leave_ans', value: {} };
@@ -444,7 +453,14 @@ export class ChordOverlay {
     try {
       // The ring's answer for our Node-ID + 1 is our true successor: if it is not the one we hold, we were
       // placed wrongly (concurrent joins) or a partition healed (§10.7.4.3, here through the overlay itself).
-      if (checkFirst) await this.searchSuccessor(table.self);
+      // A check walks the whole list: the answer for (successor i) + 1 must be successor i + 1, or a closer
+      // peer we missed (an Attach that failed while the ring was busy) takes its place.
+      if (checkFirst)
+        for (let i = 0; i < table.neighbourCount; i++) {
+          const previous = i === 0 ? table.self : table.neighbours.successors[i - 1];
+          if (previous === undefined) break;
+          await this.searchSuccessor(typeof previous === 'bigint' ? previous : table.ring.toBig(previous));
+        }
       for (let round = 0; round < table.neighbourCount + 2; round++) {
         const { successors } = table.neighbours;
         if (successors.length >= table.neighbourCount) return;
@@ -487,6 +503,18 @@ export class ChordOverlay {
       this.changed(change, [peer]);
     }
     return change.neighbours;
+  }
+
+  /**
+   * A neighbour is gone: the replacement taken from our own table may not be the true next peer, so the
+   * successors are checked through the ring shortly (a burst of failures gives one check).
+   */
+  private checkSoon(): void {
+    if (this.state !== 'ready' || this.checkPending) return;
+    this.checkPending = this.o.clock.setTimeout(() => {
+      this.checkPending = undefined;
+      void this.repairSuccessors(true);
+    }, FAILURE_CHECK_DELAY_MS);
   }
 
   /** Takes a confirmed peer into the Routing Table and remembers it, linked, as a later replacement. */
