@@ -123,7 +123,12 @@ export class ReloadNode {
       nodeIdLength,
       signer,
       policy: o.policy,
-      topology: this.table,
+      // Before the join completes a peer is responsible for nothing (RFC 6940 §10.5: the joining peer owns
+      // its range once the admitting peer's Update names it), so what reaches it for a Resource-ID moves on.
+      topology: {
+        isResponsible: (id) => this.chord.status === 'ready' && this.table.isResponsible(id),
+        nextHop: (id) => this.table.nextHop(id),
+      },
       clock: o.clock,
       log: o.log,
       dataModelOf,
