@@ -17,7 +17,7 @@ import { startPeerRuntime } from './peer/peer-runtime';
 
 const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]
        [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]...
-       [--status-interval SECONDS] [--control] [--log-level debug|info|warn|error]`;
+       [--status-interval SECONDS] [--refresh-interval SECONDS] [--control] [--log-level debug|info|warn|error]`;
 
 const JOIN_ATTEMPTS = 5;
 
@@ -50,6 +50,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     advertise: { type: 'string' },
     'host-address': { type: 'string', multiple: true },
     'status-interval': { type: 'string' },
+    'refresh-interval': { type: 'string' },
     control: { type: 'boolean' },
     'log-level': { type: 'string' },
     help: { type: 'boolean' },
@@ -63,6 +64,8 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
   const interval = values['status-interval'] ? Number(values['status-interval']) : 30;
   if (!Number.isFinite(interval) || interval < 0) throw new CliUsageError('--status-interval must be seconds ≥ 0');
+  const refresh = values['refresh-interval'] ? Number(values['refresh-interval']) : 300;
+  if (!Number.isFinite(refresh) || refresh < 1) throw new CliUsageError('--refresh-interval must be seconds ≥ 1');
   const log = createLogger({ level: parseLogLevel(values['log-level'] ?? process.env.LOG_LEVEL) });
   const config = await loadConfiguration(values.config);
 
@@ -99,6 +102,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     listen: values.listen ? hostPort(values.listen, '--listen') : { host: '127.0.0.1', port: 0 },
     ...(values.advertise ? { advertiseHost: values.advertise } : {}),
     ...(values['host-address'] ? { hostAddresses: values['host-address'] } : {}),
+    refreshIntervalMs: refresh * 1000,
     log,
   });
   const { node } = runtime;

@@ -97,7 +97,8 @@ describe('20 headless peers on loopback (separate processes, ICE + DTLS)', () =>
       writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
       writeFileSync(`${file}.password`, 'test-password\n');
       const args = ['--config', config, '--identity', file, '--password-file', `${file}.password`];
-      args.push('--host-address', '127.0.0.1', '--status-interval', '0');
+      // Owners store their values again every 15 s: a value whose three copies all died comes back within it.
+      args.push('--host-address', '127.0.0.1', '--status-interval', '0', '--refresh-interval', '15');
       args.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
       peers.push({ process: undefined as unknown as PeerProcess, nodeId: toHex(nodeId), args });
     }
@@ -174,7 +175,8 @@ describe('20 headless peers on loopback (separate processes, ICE + DTLS)', () =>
     // the successor check through the ring (1 s after a loss, and every minute) fixes what Updates missed.
     const repaired = await converge(survivors, 90_000);
     console.log(`SIGKILL of ${KILLED}/${PEERS}: ring correct among survivors after ${repaired} ms`);
-    // Every survivor's value is still there (replicas, or re-replication after the 30 s hold-down).
+    // Every survivor's value is there again: from replicas at once, or (all three copies died) from its
+    // owner's next refresh.
     const owners = peers.map((p, i) => (victims.includes(p) ? -1 : i)).filter((i) => i >= 0);
     const started = Date.now();
     let failures = await fetchFailures(survivors, owners);

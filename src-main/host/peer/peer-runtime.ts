@@ -28,6 +28,8 @@ export interface PeerRuntimeOptions {
   /** Extra ICE host candidates (werift gathers the interfaces' own; loopback needs naming). */
   hostAddresses?: string[];
   log: Logger;
+  /** How often the peer stores its own values again (default 5 min). */
+  refreshIntervalMs?: number;
 }
 
 export class PeerSetupError extends Error {
@@ -104,6 +106,7 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
     ...(incoming ? { onIncomingLink: incoming } : {}),
     bootstrapNodes: config.bootstrapNodes.map((b) => ({ host: b.address, port: b.port })),
     overlayName: config.instanceName,
+    ...(o.refreshIntervalMs ? { refreshIntervalMs: o.refreshIntervalMs } : {}),
     kinds: config.kinds,
     chord: {
       updateIntervalMs: config.chord.updateInterval * 1000,
