@@ -208,49 +208,42 @@ export class NodeStorage {
     const now = this.o.now();
     const signers = certificateSigners(request.message.security.certificates, this.o.policy, now);
     const req = request.body.value;
-    let result;
-    try {
-      result = this.service.store(req, { requester, signers }, now);
-    } catch (error) {
-      if (error instanceof StorageError)
-        throw new ErrorAnswer(error.errorCode, error.message, error.errorInfo(this.o.nodeIdLength));
-      throw error;
-    }
-    if (req.replicaNumber === 0) {
-      this.counters.stores++;
-      void this.replicate(result.stored);
-    } else this.counters.replicaStores++;
-    return { method: 'store_ans', value: result.answer };
+    return this.answering(() => {
+      const result = this.service.store(req, { requester, signers }, now);
+      if (req.replicaNumber === 0) {
+        this.counters.stores++;
+        void this.replicate(result.stored);
+      } else this.counters.replicaStores++;
+      return { method: 'store_ans', value: result.answer };
+    });
   }
 
   private onFetch(request: IncomingRequest): Body {
     if (request.body.method !== 'fetch_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not a Fetch');
-    try {
-      const { answer, certificates } = this.service.fetch(request.body.value, this.o.now());
+    const body = request.body.value;
+    return this.answering(() => {
+      const { answer, certificates } = this.service.fetch(body, this.o.now());
       request.responseCertificates.push(...certificates);
       return { method: 'fetch_ans', value: answer };
-    } catch (error) {
-      if (error instanceof StorageError)
-        throw new ErrorAnswer(error.errorCode, error.message, error.errorInfo(this.o.nodeIdLength));
-      throw error;
-    }
+    });
   }
 
   private onStat(request: IncomingRequest): Body {
     if (request.body.method !== 'stat_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not a Stat');
-    try {
-      return { method: 'stat_ans', value: this.service.stat(request.body.value, this.o.now()) };
-    } catch (error) {
-      if (error instanceof StorageError)
-        throw new ErrorAnswer(error.errorCode, error.message, error.errorInfo(this.o.nodeIdLength));
-      throw error;
-    }
+    const body = request.body.value;
+    return this.answering(() => ({ method: 'stat_ans', value: this.service.stat(body, this.o.now()) }));
   }
 
   private onFind(request: IncomingRequest): Body {
     if (request.body.method !== 'find_req') throw new ErrorAnswer(ErrorCode.Invalid_Message, 'not a Find');
+    const body = request.body.value;
+    return this.answering(() => ({ method: 'find_ans', value: this.service.find(body, this.o.now()) }));
+  }
+
+  /** Runs a storage operation; a StorageError becomes the ErrorResponse it names (binary error_info included). */
+  private answering(operation: () => Body): Body {
     try {
-      return { method: 'find_ans', value: this.service.find(request.body.value, this.o.now()) };
+      return operation();
     } catch (error) {
       if (error instanceof StorageError)
         throw new ErrorAnswer(error.errorCode, error.message, error.errorInfo(this.o.nodeIdLength));

@@ -5,6 +5,7 @@
  */
 import { createLogger, type Logger } from '../../common/logger';
 import { VirtualClock } from '../clock';
+import { seededRandom } from '../seeded-random';
 import {
   createCertificateAuthority,
   generateIdentityKeys,
@@ -43,18 +44,6 @@ export interface SimNode {
   alive: boolean;
 }
 
-/** mulberry32, seeded: the simulation's randomness (Chord timing, finger targets). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class OverlaySimulation {
   readonly clock = new VirtualClock();
   readonly network: MemoryNetwork;
@@ -68,7 +57,7 @@ export class OverlaySimulation {
     private readonly ca: CertificateAuthority,
     readonly policy: TrustPolicy,
   ) {
-    this.random = seeded(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
     this.network = new MemoryNetwork(
       this.clock,
       options.conditions ?? { latencyMs: 5, jitterMs: 0, loss: 0, bandwidth: 0 },

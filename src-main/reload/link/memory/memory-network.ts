@@ -4,6 +4,7 @@
  * the certificates they registered with, as on real links. For tests and thousand-node simulations.
  */
 import type { Clock } from '../../clock';
+import { seededRandom } from '../../seeded-random';
 import { bytesEqual } from '../../wire';
 import type { ValidatedIdentity } from '../../identity';
 import { LinkBase } from '../link-base';
@@ -21,18 +22,6 @@ export interface LinkConditions {
 
 export const PERFECT: LinkConditions = { latencyMs: 0, jitterMs: 0, loss: 0, bandwidth: 0 };
 
-/** mulberry32: small, fast, seedable. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class MemoryNetwork {
   private readonly endpoints = new Map<string, MemoryEndpoint>();
   readonly rand: () => number;
@@ -43,7 +32,7 @@ export class MemoryNetwork {
     seed = 1,
     readonly maxMessageSize = 5000,
   ) {
-    this.rand = random(seed);
+    this.rand = seededRandom(seed);
   }
 
   endpoint(address: string, identity: ValidatedIdentity): MemoryEndpoint {
