@@ -27,12 +27,21 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
   return { host: match[1] as string, port: parsePort(match[2], flag) };
 }
 
+/** A file named on the command line; unreadable means a usage error naming the flag, not a stack trace. */
+async function readInput(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CliUsageError(`${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 async function loadConfiguration(source: string) {
   if (/^https?:\/\//.test(source)) {
     const url = new URL(source);
     return fetchConfiguration({ overlayName: url.hostname, url: source });
   }
-  const text = await readFile(source, 'utf8');
+  const text = await readInput(source, '--config');
   // A file the operator named: its own signers vouch for it (as for a first download).
   const [first] = parseConfigurationDocument(text);
   if (!first) throw new CliUsageError(`--config ${source} holds no <configuration>`);
@@ -66,6 +75,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   if (!Number.isFinite(interval) || interval < 0) throw new CliUsageError('--status-interval must be seconds ≥ 0');
   const refresh = values['refresh-interval'] ? Number(values['refresh-interval']) : 300;
   if (!Number.isFinite(refresh) || refresh < 1) throw new CliUsageError('--refresh-interval must be seconds ≥ 1');
+  const listen = values.listen ? hostPort(values.listen, '--listen') : { host: '127.0.0.1', port: 0 };
   const log = createLogger({ level: parseLogLevel(values['log-level'] ?? process.env.LOG_LEVEL) });
   const config = await loadConfiguration(values.config);
 
@@ -74,11 +84,11 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   if (values.identity) {
     const passwordFile = values['password-file'];
     const password = passwordFile
-      ? (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '')
+      ? (await readInput(passwordFile, '--password-file')).replace(/\r?\n$/, '')
       : process.env.RELOAD_IDENTITY_PASSWORD;
     if (!password)
       throw new CliUsageError('--identity needs --password-file FILE (or RELOAD_IDENTITY_PASSWORD in the environment)');
-    ({ privateKey, chain } = importIdentity(await readFile(values.identity, 'utf8'), password));
+    ({ privateKey, chain } = importIdentity(await readInput(values.identity, '--identity'), password));
   } else {
     if (!config.selfSignedPermitted)
       throw new CliUsageError(`overlay ${config.instanceName} does not permit self-signed identities`);
@@ -99,7 +109,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     config,
     privateKey,
     chain,
-    listen: values.listen ? hostPort(values.listen, '--listen') : { host: '127.0.0.1', port: 0 },
+    listen,
     ...(values.advertise ? { advertiseHost: values.advertise } : {}),
     ...(values['host-address'] ? { hostAddresses: values['host-address'] } : {}),
     refreshIntervalMs: refresh * 1000,
@@ -156,7 +166,10 @@ export async function runPeerCli(argv: string[]): Promise<void> {
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('peer.js');
 if (isMain) {
   runPeerCli(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`${error instanceof CliUsageError ? error.message : (error as Error).stack}\n`);
+    // Typed errors name what was wrong; a stack trace only helps when asked for.
+    const e = error as Error;
+    const detail = process.env.LOG_LEVEL === 'debug' ? (e.stack ?? e.message) : `${e.name}: ${e.message}`;
+    process.stderr.write(`${error instanceof CliUsageError ? e.message : detail}\n`);
     process.exit(error instanceof CliUsageError ? 2 : 1);
   });
 }
