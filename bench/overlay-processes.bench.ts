@@ -35,6 +35,11 @@ export interface OverlayProcessesBenchOptions {
   openDht?: boolean;
   /** The OpenDHT script (default /work/shared/anchors/opendht_bench.py). */
   openDhtScript?: string;
+  /**
+   * How peers run: `built` (default; env BENCH_PEER_RUNTIME) bundles peer-cli.ts to JavaScript with esbuild
+   * once, as a deployed peer would run; `tsx` runs the TypeScript through tsx (a loader thread, more memory).
+   */
+  peerRuntime?: 'built' | 'tsx';
 }
 
 export interface Stats {
@@ -315,7 +320,7 @@ function checkPeerPid(pid: number): string | undefined {
     const exe = readlinkSync(`/proc/${pid}/exe`);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     if (exe !== realpathSync(process.execPath)) return `pid ${pid} runs ${exe}, not ${process.execPath}`;
-    if (!argv.some((a) => a.endsWith('src-main/host/peer-cli.ts'))) return `pid ${pid} is not peer-cli.ts`;
+    if (!argv.some((a) => /peer-cli\.(ts|mjs)$/.test(a))) return `pid ${pid} is not peer-cli`;
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     if (children) return `pid ${pid} has child processes ${children}`;
     return undefined;
@@ -862,7 +867,7 @@ function sizeSection(run: OverlayProcessesBenchResult['runs'][number], ops: numb
     lines.push(
       `Ours: first node ready ${o.firstReadyMs.toFixed(0)} ms after spawn; batches of joiners ready in ` +
         `${o.batchMs.map((b) => (b / 1000).toFixed(1)).join(' / ')} s; spawn → listening p50 ` +
-        `${f1(o.join.spawnToListening.p50)} ms (Node + tsx start, configuration, identity, sockets); ` +
+        `${f1(o.join.spawnToListening.p50)} ms (Node start, configuration, identity, sockets); ` +
         (o.ring.correctAfterMs !== undefined
           ? `ring correct ${(o.ring.correctAfterMs / 1000).toFixed(1)} s after the last join`
           : `ring NOT correct 60 s after the last join (${o.ring.errors.slice(0, 3).join('; ')})`) +
@@ -938,10 +943,35 @@ function chart(runs: OverlayProcessesBenchResult['runs']): string | undefined {
   return bars.length ? barChartSvg('Overlay of processes: ours vs OpenDHT (ms, log scale)', 'ms', bars) : undefined;
 }
 
+/** Bundles peer-cli.ts (packages external) where Node finds node_modules; PeerProcess then runs that file. */
+function buildPeer(): string {
+  const out = join(process.cwd(), 'node_modules/.cache/reload-bench/peer-cli.mjs');
+  const esbuild = join(process.cwd(), 'node_modules/.bin/esbuild');
+  execFileSync(esbuild, [
+    'src-main/host/peer-cli.ts',
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--packages=external',
+    '--log-level=warning',
+    `--outfile=${out}`,
+  ]);
+  return out;
+}
+
 export async function runOverlayProcessesBench(
   options: OverlayProcessesBenchOptions,
 ): Promise<OverlayProcessesBenchResult> {
   const log = options.log ?? console.log;
+  const runtime =
+    options.peerRuntime ?? (process.env.BENCH_PEER_RUNTIME === 'tsx' ? ('tsx' as const) : ('built' as const));
+  const entryBefore = process.env.RELOAD_PEER_ENTRY;
+  if (runtime === 'built') process.env.RELOAD_PEER_ENTRY = buildPeer();
+  else delete process.env.RELOAD_PEER_ENTRY;
+  const runtimeText =
+    runtime === 'built'
+      ? '`node peer-cli.mjs`: peer-cli.ts bundled to JavaScript by esbuild at the start of the run'
+      : '`node --import tsx src-main/host/peer-cli.ts`';
   const ops = options.ops ?? 500;
   const inFlight = options.inFlight ?? 4;
   const batch = options.batch ?? 5;
@@ -985,6 +1015,8 @@ export async function runOverlayProcessesBench(
   } finally {
     killAll();
     release();
+    if (entryBefore === undefined) delete process.env.RELOAD_PEER_ENTRY;
+    else process.env.RELOAD_PEER_ENTRY = entryBefore;
   }
 
   const codeAtEnd = codeVersion();
@@ -998,7 +1030,7 @@ export async function runOverlayProcessesBench(
     '',
     '## Method',
     '',
-    `- **Ours**: N headless peers (\`src-main/host/peer-cli.ts --control\`), one Node process each (\`node --import tsx\`),`,
+    `- **Ours**: N headless peers (\`src-main/host/peer-cli.ts --control\`), one Node process each (${runtimeText}),`,
     '  ICE + DTLS-UDP-SR links, CA-issued identities from an overlay made by `OverlayDir.init` (the operator tooling).',
     `  The first peer starts with \`--first-node\`; the others join ${batch} at a time (a batch once the previous one`,
     '  is ready). Join time per peer: spawn → its `ready` line, and `listening` → `ready` (excludes process start,',
@@ -1030,14 +1062,15 @@ export async function runOverlayProcessesBench(
     '  nodes (up to 8) have acknowledged it.',
     '- OpenDHT processes are mostly python3-opendht `DhtRunner` workers (C++ DHT thread under a Python interpreter',
     '  forked from the controller, so part of their RSS is pages shared with it; USS is the private part) plus 10 %',
-    '  `dhtnode` C++ processes. Ours are Node.js processes running TypeScript through tsx (a V8 heap each).',
+    `  \`dhtnode\` C++ processes. Ours are Node.js processes (a V8 heap each), run as ${runtime === 'built' ? 'bundled JavaScript' : 'TypeScript through tsx, whose loader thread and transform cache add ~60 MB RSS'}.`,
     '- Join: ours is a Chord join over ICE + DTLS (Attach to the admitting peer and its neighbours, then Join and',
     "  Update), counted from the process spawn and from its `listening` line; OpenDHT's is run() + bootstrap until",
     '  a get of a known key succeeds, timed inside an already started worker process (the script waits 0.3 s after',
     '  the fork), so it compares with our listening → ready.',
     '- Our DTLS-UDP-SR links follow the reference sender of RFC 6940 §6.6.3.1 (one unacknowledged message per link,',
-    '  10 ms pause after each ack; see links.md): with 4 operations in flight, requests and answers that share a link',
-    '  wait for each other, which likely accounts for much of the gap between a lone routed Ping and a Fetch.',
+    '  the next sent when the ack comes; see links.md). With 4 operations in flight the peers together keep both cores',
+    '  busy (CPU row): every hop costs each process it crosses DTLS record work, an ack, and JavaScript that runs',
+    '  mostly unoptimised (each process sees a twentieth of the traffic), so latency grows with the queue for CPU.',
     '- OpenDHT latencies are timed inside the worker (no controller IPC); our "peer-reported" figures likewise',
     '  exclude the control round trip, which the "wall" rows include.',
     '- The machine may be shared: before each phase the bench waits (up to 2 min) until under 30 % of all cores are',

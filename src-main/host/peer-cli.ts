@@ -2,6 +2,10 @@
  * The headless peer: `npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]
  *   [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]... [--status-interval S]
  *   [--control] [--log-level L]`
+ * or, in the zero-configuration local overlay (peers found on the LAN by mDNS; identities self-signed and
+ * unverified): `npm run peer -- --local [--user NAME] [--identity FILE --password-file FILE] [--listen HOST:PORT]
+ *   [--interface ADDR] [--join-window SECONDS] ...` (--join-window: how long to look for peers before forming
+ *   the overlay alone; default 2)
  * Runs one RELOAD peer in the foreground: structured logs (JSON lines) on stderr, a status line on stdout every
  * `--status-interval` seconds. SIGINT/SIGTERM leave the overlay gracefully. With `--control` it also reads
  * JSON-line commands on stdin and answers on stdout (docs/operators.md lists them).
@@ -9,15 +13,27 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { createLogger, parseLogLevel } from '../common/logger';
-import { acceptConfigurationDocument, fetchConfiguration, parseConfigurationDocument } from '../reload/config';
-import { createSelfSignedIdentity, generateIdentityKeys, importIdentity } from '../reload/identity';
+import {
+  acceptConfigurationDocument,
+  fetchConfigurationText,
+  localOverlayConfiguration,
+  parseConfigurationDocument,
+} from '../reload/config';
+import { createSelfSignedIdentity, generateIdentityKeys, importIdentity, USER_NAME } from '../reload/identity';
 import { CliUsageError, parseCli, parsePort } from './cli-args';
+import { startLocalPeer, type LocalPeerOptions } from './peer/local-peer';
 import { runPeerControl } from './peer/peer-control';
 import { startPeerRuntime } from './peer/peer-runtime';
+import { followConfiguration } from './peer/config-follow';
 
 const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]
        [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]...
-       [--status-interval SECONDS] [--refresh-interval SECONDS] [--control] [--log-level debug|info|warn|error]`;
+       [--status-interval SECONDS] [--refresh-interval SECONDS] [--control] [--log-level debug|info|warn|error]
+   or: npm run peer -- --local [--user NAME] [--identity FILE --password-file FILE] [--listen HOST:PORT]
+       [--interface ADDR] [--join-window SECONDS] [--host-address ADDR]... [--status-interval SECONDS]
+       [--refresh-interval SECONDS]
+       [--control] [--log-level debug|info|warn|error]
+       (the local overlay: peers on the LAN find each other by mDNS; identities are self-signed and UNVERIFIED)`;
 
 const JOIN_ATTEMPTS = 5;
 
@@ -39,13 +55,14 @@ async function readInput(path: string, flag: string): Promise<string> {
 async function loadConfiguration(source: string) {
   if (/^https?:\/\//.test(source)) {
     const url = new URL(source);
-    return fetchConfiguration({ overlayName: url.hostname, url: source });
+    const { text } = await fetchConfigurationText({ overlayName: url.hostname, url: source });
+    return { config: acceptConfigurationDocument(text, { overlayName: url.hostname }), text };
   }
   const text = await readInput(source, '--config');
   // A file the operator named: its own signers vouch for it (as for a first download).
   const [first] = parseConfigurationDocument(text);
   if (!first) throw new CliUsageError(`--config ${source} holds no <configuration>`);
-  return acceptConfigurationDocument(text, { overlayName: first.instanceName });
+  return { config: acceptConfigurationDocument(text, { overlayName: first.instanceName }), text };
 }
 
 export async function runPeerCli(argv: string[]): Promise<void> {
@@ -62,22 +79,45 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     'refresh-interval': { type: 'string' },
     control: { type: 'boolean' },
     'log-level': { type: 'string' },
+    local: { type: 'boolean' },
+    interface: { type: 'string' },
+    user: { type: 'string' },
+    'join-window': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (!values.config) throw new CliUsageError(`--config is required\n${USAGE}`);
-  if (Boolean(values.identity) === Boolean(values['self-signed']))
-    throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
+  if (values.local) {
+    for (const flag of ['config', 'first-node', 'advertise'] as const)
+      if (values[flag] !== undefined) throw new CliUsageError(`--${flag} cannot be used with --local`);
+    if (values.identity && values['self-signed'])
+      throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
+  } else {
+    if (!values.config) throw new CliUsageError(`--config is required (or --local)\n${USAGE}`);
+    if (Boolean(values.identity) === Boolean(values['self-signed']))
+      throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
+    for (const flag of ['interface', 'user', 'join-window'] as const)
+      if (values[flag] !== undefined) throw new CliUsageError(`--${flag} is for --local only`);
+  }
+  if (values.interface !== undefined && isIP(values.interface) !== 4)
+    throw new CliUsageError(`--interface must be an IPv4 address (got "${values.interface}")`);
+  const joinWindow = values['join-window'] === undefined ? undefined : Number(values['join-window']);
+  if (joinWindow !== undefined && (!Number.isFinite(joinWindow) || joinWindow < 0 || joinWindow > 60))
+    throw new CliUsageError('--join-window must be seconds from 0 to 60');
+  if (values.user !== undefined && !USER_NAME.test(values.user))
+    throw new CliUsageError(`--user must be a user name like alice@example.com (got "${values.user}")`);
   const interval = values['status-interval'] ? Number(values['status-interval']) : 30;
   if (!Number.isFinite(interval) || interval < 0) throw new CliUsageError('--status-interval must be seconds ≥ 0');
   const refresh = values['refresh-interval'] ? Number(values['refresh-interval']) : 300;
   if (!Number.isFinite(refresh) || refresh < 1) throw new CliUsageError('--refresh-interval must be seconds ≥ 1');
-  const listen = values.listen ? hostPort(values.listen, '--listen') : { host: '127.0.0.1', port: 0 };
+  const defaultListen = values.local ? { host: '0.0.0.0', port: 0 } : { host: '127.0.0.1', port: 0 };
+  const listen = values.listen ? hostPort(values.listen, '--listen') : defaultListen;
   const log = createLogger({ level: parseLogLevel(values['log-level'] ?? process.env.LOG_LEVEL) });
-  const config = await loadConfiguration(values.config);
+  // The document text goes to the node too: it sends it to peers with an older one (ConfigUpdate).
+  const loaded = values.local ? undefined : await loadConfiguration(values.config as string);
+  const config = loaded?.config ?? localOverlayConfiguration();
 
   let privateKey;
   let chain: Uint8Array[];
@@ -95,7 +135,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     const keys = await generateIdentityKeys('ecdsa');
     const { der } = await createSelfSignedIdentity(
       keys,
-      `peer@${config.instanceName}`,
+      values.user ?? `peer@${config.instanceName}`,
       config.instanceName,
       config.selfSignedDigest,
       config.nodeIdLength,
@@ -105,8 +145,27 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     chain = [der];
   }
 
+  const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+  if (values.local) {
+    await runLocal({
+      privateKey,
+      chain,
+      listen,
+      ...(values.interface ? { interface: values.interface } : {}),
+      ...(values['host-address'] ? { hostAddresses: values['host-address'] } : {}),
+      refreshIntervalMs: refresh * 1000,
+      ...(joinWindow !== undefined ? { timing: { joinWindowMs: joinWindow * 1000 } } : {}),
+      log,
+      line,
+      interval,
+      control: values.control ?? false,
+    });
+    return;
+  }
+
   const runtime = await startPeerRuntime({
     config,
+    ...(loaded ? { configDocument: loaded.text } : {}),
     privateKey,
     chain,
     listen,
@@ -116,7 +175,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     log,
   });
   const { node } = runtime;
-  const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+  followConfiguration(node, { source: values.config as string, log });
   line({ event: 'listening', nodeId: node.status().nodeId, ...runtime.address });
   node.onStateChanged((state) => log.info('overlay state', { state }));
   node.onNeighboursChanged((e) => log.debug('neighbours', { successors: e.successors.length }));
@@ -161,6 +220,53 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
   if (values.control) runPeerControl(node, line, () => void stop(0));
+}
+
+/** The local overlay: LocalOverlay finds, joins, forms and merges; the control interface follows its node. */
+async function runLocal(o: LocalPeerOptions & { interval: number; control: boolean }): Promise<void> {
+  const { line, log } = o;
+  const peer = await startLocalPeer(o);
+  const first = peer.node();
+  if (first) {
+    const s = first.status();
+    line({ event: 'ready', nodeId: s.nodeId, successors: s.successors, predecessors: s.predecessors, local: true });
+  }
+  const timer =
+    o.interval > 0
+      ? setInterval(() => {
+          const st = peer.node()?.status();
+          line(
+            st
+              ? {
+                  event: 'status',
+                  state: st.state,
+                  successors: st.successors.length,
+                  predecessors: st.predecessors.length,
+                  fingers: Object.keys(st.fingers).length,
+                  links: st.transport.links.length,
+                  discovered: new Set(peer.overlay.peers().map((p) => p.nodeId)).size,
+                }
+              : { event: 'status', state: 'rejoining' },
+          );
+        }, o.interval * 1000)
+      : undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (timer) clearInterval(timer);
+    await peer.close().catch((error: Error) => log.warn('shutdown', { error: error.message }));
+    line({ event: 'stopped' });
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+  if (o.control)
+    runPeerControl(
+      () => peer.node(),
+      line,
+      () => void stop(0),
+    );
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('peer.js');

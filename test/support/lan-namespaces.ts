@@ -83,3 +83,59 @@ export function createLanNamespaces(): LanNamespaces {
     remove,
   };
 }
+
+/** A LAN of several hosts on one switch: each host namespace's eth0 is a veth port of a bridge in its own namespace. */
+export interface BridgedLan {
+  /** The host namespaces, in order. */
+  hosts: string[];
+  /** Each host's eth0 address (10.78.0.1, 10.78.0.2, …). */
+  addresses: string[];
+  /** Runs a command inside a namespace, returning its stdout. */
+  exec(namespace: string, command: string[]): string;
+  remove(): void;
+}
+
+/**
+ *   rl-sw-<pid> (bridge br0, multicast snooping off)
+ *     ├─ p1 ══ veth ══ eth0 10.78.0.1/24  rl-h1-<pid>
+ *     ├─ p2 ══ veth ══ eth0 10.78.0.2/24  rl-h2-<pid>
+ *     └─ …
+ * The host's own interfaces are never touched: every veth pair is created inside the switch namespace and its
+ * host end moved straight into its host namespace. Each host has lo up and a 224.0.0.0/4 route on eth0.
+ */
+export function createBridgedLan(count: number): BridgedLan {
+  const tag = `${process.pid % 100000}`;
+  const sw = `rl-sw-${tag}`;
+  const hosts = Array.from({ length: count }, (_, i) => `rl-h${i + 1}-${tag}`);
+  const addresses = hosts.map((_, i) => `10.78.0.${i + 1}`);
+  const inNs = (ns: string, ...args: string[]) => ip('netns', 'exec', ns, ...args);
+  const remove = () => {
+    for (const ns of [...hosts, sw]) {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  remove(); // leftovers of an earlier run that had our pid
+  try {
+    ip('netns', 'add', sw);
+    inNs(sw, 'ip', 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+    inNs(sw, 'ip', 'link', 'set', 'br0', 'up');
+    hosts.forEach((ns, i) => {
+      ip('netns', 'add', ns);
+      inNs(sw, 'ip', 'link', 'add', `p${i + 1}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      inNs(sw, 'ip', 'link', 'set', `p${i + 1}`, 'master', 'br0');
+      inNs(sw, 'ip', 'link', 'set', `p${i + 1}`, 'up');
+      inNs(ns, 'ip', 'addr', 'add', `${addresses[i]}/24`, 'dev', 'eth0');
+      inNs(ns, 'ip', 'link', 'set', 'eth0', 'up');
+      inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+      inNs(ns, 'ip', 'route', 'add', '224.0.0.0/4', 'dev', 'eth0');
+    });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { hosts, addresses, exec: (ns, command) => inNs(ns, ...command), remove };
+}

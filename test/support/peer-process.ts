@@ -16,8 +16,18 @@ export class PeerProcess {
   private nextTag = 1;
   exited = false;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src-main/host/peer-cli.ts', ...args, '--control'], {
+  /** `namespace`: run it inside that network namespace (`ip netns exec`, which execs: the pid is the peer's). */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, namespace?: string) {
+    // RELOAD_PEER_ENTRY: a JavaScript build of peer-cli.ts to run instead of the TypeScript through tsx (benchmarks).
+    const entry = process.env.RELOAD_PEER_ENTRY;
+    const command = [
+      process.execPath,
+      ...(entry ? [entry] : ['--import', 'tsx', 'src-main/host/peer-cli.ts']),
+      ...args,
+      '--control',
+    ];
+    const [file, ...rest] = namespace ? ['ip', 'netns', 'exec', namespace, ...command] : command;
+    this.child = spawn(file as string, rest, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     });

@@ -112,7 +112,17 @@ export async function runControlCommand(node: ReloadNode, command: Command): Pro
   }
 }
 
-export function runPeerControl(node: ReloadNode, out: (value: unknown) => void, leave: () => void): void {
+/** `node` may be a getter: a local-overlay peer changes nodes when it rejoins (undefined meanwhile). */
+export function runPeerControl(
+  node: ReloadNode | (() => ReloadNode | undefined),
+  out: (value: unknown) => void,
+  leave: () => void,
+): void {
+  const current = () => {
+    const n = typeof node === 'function' ? node() : node;
+    if (!n) throw new ControlCommandError('the peer is rejoining the overlay; try again');
+    return n;
+  };
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (!line.trim()) return;
     let command: Command;
@@ -128,9 +138,11 @@ export function runPeerControl(node: ReloadNode, out: (value: unknown) => void, 
       leave();
       return;
     }
-    runControlCommand(node, command).then(
-      (result) => out({ ok: true, cmd: command.cmd, ...tag, ...result }),
-      (error: Error) => out({ ok: false, cmd: command.cmd, ...tag, error: `${error.name}: ${error.message}` }),
-    );
+    Promise.resolve()
+      .then(() => runControlCommand(current(), command))
+      .then(
+        (result) => out({ ok: true, cmd: command.cmd, ...tag, ...result }),
+        (error: Error) => out({ ok: false, cmd: command.cmd, ...tag, error: `${error.name}: ${error.message}` }),
+      );
   });
 }

@@ -5,6 +5,7 @@
  * Configured bootstrap-node entries name that endpoint's address in either case (docs/decisions.md).
  */
 import type { KeyObject } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import type { Logger } from '../../common/logger';
 import { realClock } from '../../reload/clock';
 import { trustPolicyOf, type OverlayConfiguration } from '../../reload/config';
@@ -14,10 +15,20 @@ import { DtlsEndpoint } from '../../reload/link/dtls/dtls-endpoint';
 import { TlsEndpoint } from '../../reload/link/tls/tls-endpoint';
 import type { Link, LinkEndpoint } from '../../reload/link/link';
 import { ReloadNode } from '../../reload/node';
-import { IceDtlsAttach, NoIceAttach, type AttachStrategy } from '../../reload/transport';
+import {
+  IceDtlsAppAttach,
+  IceDtlsAttach,
+  NoIceAppAttach,
+  NoIceAttach,
+  TlsAppFlows,
+  type AppAttachStrategy,
+  type AttachStrategy,
+} from '../../reload/transport';
 
 export interface PeerRuntimeOptions {
   config: OverlayConfiguration;
+  /** The document `config` came from: the node sends it to peers with an older one (ConfigUpdate). */
+  configDocument?: string;
   privateKey: KeyObject;
   /** Our certificate first, then any chain. */
   chain: Uint8Array[];
@@ -46,6 +57,8 @@ export interface PeerRuntime {
   node: ReloadNode;
   /** Where our endpoint listens (what other peers' bootstrap entries would name). */
   address: { host: string; port: number };
+  /** A direct link from our endpoint (the local overlay's reachability check uses it). */
+  connect(address: { host: string; port: number }, expectedNodeId?: Uint8Array): Promise<Link>;
   close(): Promise<void>;
 }
 
@@ -66,6 +79,7 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
   };
   let endpoint: LinkEndpoint & { address: { host: string; port: number } };
   let strategy: AttachStrategy;
+  let appAttach: AppAttachStrategy;
   let incoming: ((listener: (link: Link) => void) => void) | undefined;
   if (config.noIce) {
     const tls = await TlsEndpoint.listen({ ...credentials, host: o.listen.host, port: o.listen.port });
@@ -78,6 +92,16 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
       address: { host: advertised, port: tls.address.port },
       clock: realClock,
     });
+    // AppAttach flows (SIP): a TLS listener per flow on the same host, named in the candidates as advertised.
+    const flows = new TlsAppFlows({
+      privateKey: o.privateKey,
+      certificates: o.chain,
+      policy,
+      host: o.listen.host,
+      advertiseHost: advertised,
+      clock: realClock,
+    });
+    appAttach = new NoIceAppAttach({ flows, clock: realClock });
   } else {
     const dtls = await DtlsEndpoint.listen({ ...credentials, host: o.listen.host, port: o.listen.port });
     endpoint = dtls;
@@ -87,6 +111,14 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
       ...(o.hostAddresses ? { hostAddresses: o.hostAddresses } : {}),
     });
     incoming = (listener) => void dtls.onLink(listener);
+    // AppAttach flows (SIP): their own ICE agent and DTLS association each, as RFC 6940 §6.5.2 asks.
+    appAttach = new IceDtlsAppAttach({
+      privateKey: o.privateKey,
+      certificates: o.chain,
+      policy,
+      clock: realClock,
+      ...(o.hostAddresses ? { hostAddresses: o.hostAddresses } : {}),
+    });
   }
   const node = new ReloadNode({
     nodeId,
@@ -102,24 +134,38 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
     clock: realClock,
     log: o.log,
     strategy,
+    appAttach,
     connect: (address) => endpoint.connect(address),
+    isOwnAddress: (address) =>
+      address.port === endpoint.address.port && ownHosts(endpoint.address.host, o.advertiseHost).has(address.host),
     ...(incoming ? { onIncomingLink: incoming } : {}),
     bootstrapNodes: config.bootstrapNodes.map((b) => ({ host: b.address, port: b.port })),
     overlayName: config.instanceName,
+    ...(o.configDocument ? { configuration: { document: o.configDocument } } : {}),
     ...(o.refreshIntervalMs ? { refreshIntervalMs: o.refreshIntervalMs } : {}),
     kinds: config.kinds,
     chord: {
       updateIntervalMs: config.chord.updateInterval * 1000,
       fingerIntervalMs: config.chord.pingInterval * 1000,
       reactive: config.chord.reactive,
+      ...(config.selfTuning ? { selfTuning: { peersToProbe: config.selfTuning.peersToProbe } } : {}),
     },
   });
   return {
     node,
     address: endpoint.address,
+    connect: (address, expectedNodeId) => endpoint.connect(address, expectedNodeId),
     close: async () => {
       await node.stop();
       await endpoint.close();
     },
   };
+}
+
+/** The host names and addresses that reach this machine's endpoint (a wildcard listen: every interface's). */
+function ownHosts(listenHost: string, advertised: string | undefined): Set<string> {
+  const hosts = new Set([listenHost, 'localhost', ...(advertised ? [advertised] : [])]);
+  if (listenHost === '0.0.0.0' || listenHost === '::')
+    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) hosts.add(i.address);
+  return hosts;
 }

@@ -1,13 +1,14 @@
 /**
  * Accepting a configuration (RFC 6940 §11.1–11.2): the document names the overlay we asked for, has not
- * expired, is newer than what we have, is signed by a configuration-signer of the configuration it
- * replaces (the first one by one of its own, its trust coming from HTTPS), and every kind-block is signed
- * by one of its kind-signers.
+ * expired, is newer than what we have (serial arithmetic modulo 65535: sequence.ts), is signed by a
+ * configuration-signer of the configuration it replaces (the first one by one of its own, its trust coming
+ * from HTTPS), and every kind-block is signed by one of its kind-signers.
  */
 import { TrustPolicy } from '../identity';
 import { ConfigurationExpiredError, OverlayNameMismatchError, StaleConfigurationError } from './errors';
 import type { OverlayConfiguration } from './model';
 import { parseConfigurationDocument } from './parse';
+import { isNewerSequence } from './sequence';
 import { verifyText } from './signature';
 
 export function trustPolicyOf(c: OverlayConfiguration): TrustPolicy {
@@ -42,7 +43,7 @@ export function acceptConfigurationDocument(source: string, options: AcceptOptio
     if (candidate.expiration && candidate.expiration <= now) {
       throw new ConfigurationExpiredError(`expired at ${candidate.expiration.toISOString()}`, `${field}/@expiration`);
     }
-    if (previous && candidate.sequence <= previous.sequence) {
+    if (previous && !isNewerSequence(candidate.sequence, previous.sequence)) {
       // A document may repeat the configuration we already hold before the newer ones.
       if (options.current && candidate.xml === options.current.xml) continue;
       throw new StaleConfigurationError(

@@ -7,3 +7,6 @@ export * from './serialize';
 export * from './signature';
 export * from './create';
 export * from './fetch';
+export * from './local-overlay';
+export * from './sequence';
+export * from './kind-block';

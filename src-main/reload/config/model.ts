@@ -2,8 +2,11 @@
 export const CONFIG_NS = 'urn:ietf:params:xml:ns:p2p:config-base';
 export const CHORD_NS = 'urn:ietf:params:xml:ns:p2p:config-chord';
 export const SIP_NS = 'urn:ietf:params:xml:ns:p2p:config-base:sip';
+/** RFC 7363 self-tuning (topology-plugin CHORD-SELF-TUNING). */
+export const SELF_TUNING_NS = 'urn:ietf:params:xml:ns:p2p:self-tuning';
+export const SELF_TUNING_PLUGIN = 'CHORD-SELF-TUNING';
 /** Extension namespaces this implementation understands (for mandatory-extension). */
-export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([CHORD_NS, SIP_NS]);
+export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([CHORD_NS, SIP_NS, SELF_TUNING_NS]);
 
 export type DataModelName = 'SINGLE' | 'ARRAY' | 'DICTIONARY';
 export type AccessControl = 'USER-MATCH' | 'NODE-MATCH' | 'USER-NODE-MATCH' | 'NODE-MULTIPLE';
@@ -45,6 +48,11 @@ export interface OverlayConfiguration {
   clientsPermitted: boolean;
   noIce: boolean;
   chord: { updateInterval: number; pingInterval: number; reactive: boolean };
+  /**
+   * RFC 7363 self-tuning: present iff topology-plugin is CHORD-SELF-TUNING (which needs the self-tuning
+   * namespace in mandatory-extension); peersToProbe from self-tuning:number-of-peers-to-probe (default 4).
+   */
+  selfTuning?: { peersToProbe: number };
   sharedSecret?: string;
   maxMessageSize: number;
   initialTtl: number;
@@ -81,6 +89,7 @@ export const CONFIG_DEFAULTS = {
   clientsPermitted: true,
   noIce: false,
   chord: { updateInterval: 600, pingInterval: 3600, reactive: true },
+  selfTuning: { peersToProbe: 4 },
   maxMessageSize: 5000,
   initialTtl: 100,
   overlayReliabilityTimer: 3000,

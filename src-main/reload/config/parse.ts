@@ -14,6 +14,8 @@ import {
   CONFIG_DEFAULTS,
   CONFIG_NS,
   IANA_KINDS,
+  SELF_TUNING_NS,
+  SELF_TUNING_PLUGIN,
   SIP_NS,
   SUPPORTED_EXTENSIONS,
   type AccessControl,
@@ -147,6 +149,7 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
   const lists = new Map<string, Element[]>();
   const ignoredExtensions: string[] = [];
   const chord = { ...CONFIG_DEFAULTS.chord };
+  let peersToProbe: number | undefined;
   const repeatable = new Set([
     'root-cert',
     'enrollment-server',
@@ -183,6 +186,11 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       else if (name === 'chord-ping-interval') chord.pingInterval = integer(text(child), at(name), 1, 86_400 * 365);
       else if (name === 'chord-reactive') chord.reactive = boolean(text(child), at(name));
       else fail(at(`chord:${name}`), 'is not a CHORD-RELOAD configuration element');
+    } else if (child.namespaceURI === SELF_TUNING_NS) {
+      const field = at(`self-tuning:${name}`);
+      if (name !== 'number-of-peers-to-probe') fail(field, 'is not a self-tuning configuration element');
+      if (peersToProbe !== undefined) fail(field, 'appears more than once');
+      peersToProbe = integer(text(child), field, 1, 128);
     } else {
       ignoredExtensions.push(`{${child.namespaceURI ?? ''}}${name}`);
     }
@@ -211,6 +219,9 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       );
     }
   }
+  const topologyPlugin = value('topology-plugin') ?? CONFIG_DEFAULTS.topologyPlugin;
+  if (topologyPlugin === SELF_TUNING_PLUGIN && !mandatoryExtensions.includes(SELF_TUNING_NS))
+    fail(at('mandatory-extension'), `${SELF_TUNING_PLUGIN} needs ${SELF_TUNING_NS} listed as a mandatory-extension`);
   const selfSigned = singles.get('self-signed-permitted');
   const digest = selfSigned?.getAttribute('digest') || CONFIG_DEFAULTS.selfSignedDigest;
   if (digest !== 'sha1' && digest !== 'sha256')
@@ -252,7 +263,7 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     instanceName: instanceName.toLowerCase(),
     sequence,
     ...(expiration ? { expiration } : {}),
-    topologyPlugin: value('topology-plugin') ?? CONFIG_DEFAULTS.topologyPlugin,
+    topologyPlugin,
     nodeIdLength,
     rootCerts: list('root-cert').map((e) => base64(text(e), at('root-cert'))),
     enrollmentServers,
@@ -263,6 +274,9 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     clientsPermitted: flag('clients-permitted', CONFIG_DEFAULTS.clientsPermitted),
     noIce: flag('no-ice', CONFIG_DEFAULTS.noIce),
     chord,
+    ...(topologyPlugin === SELF_TUNING_PLUGIN
+      ? { selfTuning: { peersToProbe: peersToProbe ?? CONFIG_DEFAULTS.selfTuning.peersToProbe } }
+      : {}),
     ...(value('shared-secret') !== undefined ? { sharedSecret: value('shared-secret') as string } : {}),
     maxMessageSize: num('max-message-size', 38, 0xffffffff, CONFIG_DEFAULTS.maxMessageSize),
     initialTtl: num('initial-ttl', 1, 255, CONFIG_DEFAULTS.initialTtl),
@@ -285,7 +299,8 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
 const DATA_MODELS: readonly DataModelName[] = ['SINGLE', 'ARRAY', 'DICTIONARY'];
 const POLICIES: readonly AccessControl[] = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE'];
 
-function parseKinds(requiredKinds: Element, configurationXml: string): KindDefinition[] {
+/** The kind-blocks of a <required-kinds> element (kind-block.ts parses a ConfigUpdate's lone kind-block with it). */
+export function parseKinds(requiredKinds: Element, configurationXml: string): KindDefinition[] {
   const raws = rawElements(configurationXml, 'kind');
   const kinds: KindDefinition[] = [];
   for (const block of elements(requiredKinds)) {

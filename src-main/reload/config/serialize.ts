@@ -7,6 +7,7 @@ import { toHex } from '../wire';
 import {
   CHORD_NS,
   CONFIG_NS,
+  SELF_TUNING_NS,
   SIP_NS,
   type BootstrapNode,
   type KindDefinition,
@@ -68,6 +69,10 @@ export function configurationXml(c: ConfigurationInput): string {
     el('chord:chord-ping-interval', c.chord.pingInterval),
     el('chord:chord-reactive', c.chord.reactive),
   );
+  if (c.selfTuning)
+    lines.push(
+      `  <self-tuning:number-of-peers-to-probe xmlns:self-tuning="${SELF_TUNING_NS}">${c.selfTuning.peersToProbe}</self-tuning:number-of-peers-to-probe>`,
+    );
   if (c.sharedSecret !== undefined) lines.push(el('shared-secret', c.sharedSecret));
   lines.push(
     el('max-message-size', c.maxMessageSize),

@@ -2,7 +2,6 @@
 export * from './algorithms';
 export * from './data-signature';
 export * from './hashes';
-export * from './key-cache';
 export * from './message-signature';
 export * from './signed-bytes';
 export * from './signer';

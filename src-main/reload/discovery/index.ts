@@ -2,3 +2,4 @@
 export * from './errors';
 export * from './local-discovery';
 export { SERVICE_TYPES, TXT_KEYS } from './dns-sd';
+export * from './local-overlay';

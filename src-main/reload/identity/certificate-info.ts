@@ -29,17 +29,16 @@ export interface CertificateInfo {
 
 export function readCertificate(der: Uint8Array, overlay: string, nodeIdLength = 16): CertificateInfo {
   let node: NodeX509;
-  let parsed: x509.X509Certificate;
+  let names: { uris: string[]; emails: string[] };
   try {
     node = new NodeX509(der);
-    parsed = new x509.X509Certificate(der);
+    // The SANs straight from the DER: @peculiar/x509's ASN.1 schema parser costs milliseconds per
+    // certificate, and every peer meets every other's certificate at least once (docs/decisions.md).
+    names = subjectAltNames(der);
   } catch (error) {
     throw new CertificateRejectedError('unparseable', `not an X.509 certificate: ${(error as Error).message}`);
   }
-  const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
-  const names = san ? san.names.toJSON() : [];
-  const uris = names.filter((n) => n.type === 'url').map((n) => n.value);
-  const userNames = names.filter((n) => n.type === 'email').map((n) => n.value);
+  const { uris, emails: userNames } = names;
   const ctx = decodeContext({ nodeIdLength });
   const nodeIds: Uint8Array[] = [];
   for (const uri of uris) {
@@ -53,19 +52,93 @@ export function readCertificate(der: Uint8Array, overlay: string, nodeIdLength =
       // Not a RELOAD URI for us: ignored, as any other URI SAN.
     }
   }
+  // Rarely needed, so computed on first use: the @peculiar/x509 view and the SPKI export.
+  let parsed: x509.X509Certificate | undefined;
+  let spki: Uint8Array | undefined;
+  const peculiar = () => (parsed ??= new x509.X509Certificate(der));
   return {
     der,
     nodeIds,
     userNames,
     uris,
-    notBefore: parsed.notBefore,
-    notAfter: parsed.notAfter,
-    subjectEmpty: parsed.subject === '',
+    notBefore: new Date(node.validFrom),
+    notAfter: new Date(node.validTo),
+    get subjectEmpty() {
+      return peculiar().subject === '';
+    },
     selfSigned: node.checkIssued(node) && node.verify(node.publicKey),
-    serialNumber: parsed.serialNumber,
+    get serialNumber() {
+      return peculiar().serialNumber;
+    },
     publicKey: node.publicKey,
-    spki: new Uint8Array(node.publicKey.export({ format: 'der', type: 'spki' })),
+    get spki() {
+      return (spki ??= new Uint8Array(node.publicKey.export({ format: 'der', type: 'spki' })));
+    },
     node,
-    parsed,
+    get parsed() {
+      return peculiar();
+    },
   };
+}
+
+/** One DER element at `offset` (single-byte tags, definite lengths): its tag and where its contents lie. */
+function element(der: Uint8Array, offset: number, end: number): { tag: number; start: number; end: number } {
+  if (offset + 2 > end) throw new Error('truncated DER');
+  const tag = der[offset] as number;
+  if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte DER tag');
+  let length = der[offset + 1] as number;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    if (bytes === 0 || bytes > 4 || start + bytes > end) throw new Error('unsupported DER length');
+    length = 0;
+    for (let i = 0; i < bytes; i++) length = length * 256 + (der[start + i] as number);
+    start += bytes;
+  }
+  if (start + length > end) throw new Error('a DER element overruns its parent');
+  return { tag, start, end: start + length };
+}
+
+const SEQUENCE = 0x30;
+const SAN_OID = [0x55, 0x1d, 0x11]; // 2.5.29.17 subjectAltName
+const latin1 = (der: Uint8Array, e: { start: number; end: number }) =>
+  String.fromCharCode(...der.subarray(e.start, e.end));
+
+/**
+ * The uniformResourceIdentifier ([6]) and rfc822Name ([1]) entries of the first subjectAltName extension
+ * (IA5Strings, read byte for byte as @peculiar/x509 does). Throws on malformed structure.
+ */
+export function subjectAltNames(der: Uint8Array): { uris: string[]; emails: string[] } {
+  const uris: string[] = [];
+  const emails: string[] = [];
+  const certificate = element(der, 0, der.length);
+  const tbs = element(der, certificate.start, certificate.end);
+  if (certificate.tag !== SEQUENCE || tbs.tag !== SEQUENCE) throw new Error('not a certificate');
+  for (let p = tbs.start; p < tbs.end;) {
+    const field = element(der, p, tbs.end);
+    p = field.end;
+    if (field.tag !== 0xa3) continue; // [3] EXPLICIT Extensions
+    const extensions = element(der, field.start, field.end);
+    if (extensions.tag !== SEQUENCE) throw new Error('malformed extensions');
+    for (let q = extensions.start; q < extensions.end;) {
+      const extension = element(der, q, extensions.end);
+      q = extension.end;
+      const oid = element(der, extension.start, extension.end);
+      if (extension.tag !== SEQUENCE || oid.tag !== 0x06) throw new Error('malformed extension');
+      if (oid.end - oid.start !== SAN_OID.length || SAN_OID.some((b, i) => der[oid.start + i] !== b)) continue;
+      let value = element(der, oid.end, extension.end);
+      if (value.tag === 0x01) value = element(der, value.end, extension.end); // critical flag
+      if (value.tag !== 0x04) throw new Error('malformed subjectAltName extension');
+      const names = element(der, value.start, value.end);
+      if (names.tag !== SEQUENCE || names.end !== value.end) throw new Error('malformed subjectAltName');
+      for (let r = names.start; r < names.end;) {
+        const name = element(der, r, names.end);
+        r = name.end;
+        if (name.tag === 0x86) uris.push(latin1(der, name));
+        else if (name.tag === 0x81) emails.push(latin1(der, name));
+      }
+      return { uris, emails };
+    }
+  }
+  return { uris, emails };
 }

@@ -33,10 +33,13 @@ export class TrustPolicy {
   private readonly roots: NodeX509[];
   /**
    * Certificates already judged acceptable, by SHA-256 of their DER: parsing and chain checks cost far
-   * more than a signature check, and the same few certificates sign most messages. Only the validity
-   * period is re-checked on a hit (the rest cannot change for a given policy).
+   * more than a signature check, and the same few certificates sign most messages. Everything but time is
+   * fixed for a given policy (its settings are never changed; a new configuration makes a new policy), so a
+   * hit re-checks only the time against the window in which the whole judgement holds: the certificate's
+   * validity intersected with its root-cert's. Outside it the certificate is judged afresh (and refused).
+   * Bounded, least recently used evicted first.
    */
-  private readonly accepted = new Map<string, ValidatedIdentity>();
+  private readonly accepted = new Map<string, { identity: ValidatedIdentity; from: number; until: number }>();
   private static readonly CACHE_SIZE = 1024;
 
   constructor(readonly settings: TrustSettings) {
@@ -58,18 +61,23 @@ export class TrustPolicy {
 
   validate(der: Uint8Array, now: Date = new Date()): ValidatedIdentity {
     const key = createHash('sha256').update(der).digest('base64');
+    const t = now.getTime();
     const hit = this.accepted.get(key);
     if (hit) {
-      const { notBefore, notAfter } = hit.certificate;
-      if (now >= notBefore && now <= notAfter) return hit;
+      this.accepted.delete(key);
+      if (t >= hit.from && t <= hit.until) {
+        this.accepted.set(key, hit); // most recently used
+        return hit.identity;
+      }
     }
-    const identity = this.judge(der, now);
-    this.accepted.set(key, identity);
+    const judged = this.judge(der, now);
+    this.accepted.set(key, judged);
     if (this.accepted.size > TrustPolicy.CACHE_SIZE) this.accepted.delete(this.accepted.keys().next().value as string);
-    return identity;
+    return judged.identity;
   }
 
-  private judge(der: Uint8Array, now: Date): ValidatedIdentity {
+  /** The full judgement, and the time window (ms) in which it holds. */
+  private judge(der: Uint8Array, now: Date): { identity: ValidatedIdentity; from: number; until: number } {
     const info = readCertificate(der, this.settings.overlay, this.settings.nodeIdLength);
     if (now < info.notBefore)
       throw new CertificateRejectedError(
@@ -137,7 +145,14 @@ export class TrustPolicy {
     }
     const bad = info.nodeIds.find((id) => this.settings.badNodes.some((b) => bytesEqual(b, id)));
     if (bad) throw new CertificateRejectedError('bad-node', `Node-ID ${toHex(bad)} is listed as bad-node`);
-    return { certificate: info, nodeIds: info.nodeIds, userName: info.userNames[0] as string, selfSigned };
+    const identity = { certificate: info, nodeIds: info.nodeIds, userName: info.userNames[0] as string, selfSigned };
+    let from = info.notBefore.getTime();
+    let until = info.notAfter.getTime();
+    if (root) {
+      from = Math.max(from, new Date(root.validFrom).getTime());
+      until = Math.min(until, new Date(root.validTo).getTime());
+    }
+    return { identity, from, until };
   }
 
   /** Is this identity one of `allowed` (configuration-signer, kind-signer)? */

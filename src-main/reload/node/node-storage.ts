@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../common/logger';
 import type { Clock, TimerHandle } from '../clock';
-import { KeyCache, signStoredData, verifyStoredData, type Signer } from '../crypto';
+import { signStoredData, verifyStoredData, type Signer } from '../crypto';
 import type { TrustPolicy } from '../identity';
 import {
   certificateSigners,
@@ -19,6 +19,7 @@ import {
   type StorageKind,
 } from '../storage';
 import type { ChordOverlay, ChordRoutingTable } from '../topology';
+import { adoptNewerCopy, meansNewerCopy } from './newer-copy';
 import { ErrorAnswer, type IncomingRequest, type MessageTransport, type RequestRouter } from '../transport';
 import {
   bytesEqual,
@@ -84,14 +85,13 @@ export class NodeStorage {
   private purgeTimer: TimerHandle | undefined;
   private lastReplicaSet = '';
   private lastStorageTime = 0n;
-  private readonly keys = new KeyCache(256);
   /** What we stored ourselves, for refreshing: by Kind and Resource-ID. */
   private readonly own = new Map<
     string,
     { kind: number; resourceId: Uint8Array; values: StoreValueInput[]; until: number }
   >();
   private refreshTimer: TimerHandle | undefined;
-  readonly counters = { stores: 0, replicaStores: 0, handovers: 0, replicationFailures: 0 };
+  readonly counters = { stores: 0, replicaStores: 0, handovers: 0, replicationFailures: 0, newerCopiesAdopted: 0 };
 
   constructor(private readonly o: NodeStorageOptions) {
     this.service = new StorageService({
@@ -102,7 +102,13 @@ export class NodeStorage {
       isResponsible: (rid) => o.table.isResponsible(rid),
       // A replica comes from a peer next to us on the ring (the responsible peer for a range beside ours,
       // or the admitting peer handing data over to us as its new predecessor).
-      acceptsReplica: (_rid, sender) => this.isNeighbour(sender.nodeId ?? sender.identity.nodeIds[0]),
+      // (or ourselves: values adopted from a peer that holds a newer copy, newer-copy.ts).
+      acceptsReplica: (_rid, sender) => {
+        const id = sender.nodeId ?? sender.identity.nodeIds[0];
+        return (
+          this.isNeighbour(id) || (id !== undefined && bytesEqual(id, this.o.table.ring.fromBig(this.o.table.self)))
+        );
+      },
       replicasFor: () => o.table.neighbours.successors.slice(0, REPLICAS),
     });
     o.router.on('store_req', (r) => this.onStore(r));
@@ -171,7 +177,8 @@ export class NodeStorage {
       if (!value.value.value.exists && value.signature.value.length === 0) continue; // a synthesized gap
       const signer = signers(value.signature.identity);
       if (!signer) throw new FetchedValueRejectedError(`kind ${kind}: no acceptable certificate for a value's signer`);
-      if (!verifyStoredData(resourceId, kind, value, this.keys.publicKeyOf(signer.identity.certificate.der)))
+      // The key the trust policy already parsed with the certificate (no second X.509 parse).
+      if (!verifyStoredData(resourceId, kind, value, signer.identity.certificate.publicKey))
         throw new FetchedValueRejectedError(`kind ${kind}: a value's signature does not verify`);
     }
     return response;
@@ -268,9 +275,70 @@ export class NodeStorage {
           .catch((error: Error) => {
             this.counters.replicationFailures++;
             this.o.log.debug('replica store failed', { peer: toHex(id), error: error.message });
+            return this.refused(error, id, data);
           }),
       ),
     );
+  }
+
+  /**
+   * Leaving (§10.9 with §10.4): our first successor becomes responsible for our range. It holds replicas
+   * already; sending it the range as a replica store makes up for any replication that failed (values it
+   * has are taken without change). Bounded by `budgetMs` so that a Leave is never held up for long.
+   */
+  async handOverBeforeLeaving(budgetMs = 3_000): Promise<number> {
+    const table = this.o.table;
+    const successor = table.neighbours.successors[0];
+    const predecessor = table.neighbours.predecessors[0];
+    if (!successor || !predecessor || this.o.chord.status !== 'ready') return 0;
+    const exports = exportArc(this.service.data, predecessor, table.ring.fromBig(table.self), this.o.now());
+    let sent = 0;
+    const all = Promise.all(
+      exports.map((data) =>
+        this.o.transport
+          .request(
+            [{ type: 'node', id: successor }],
+            { method: 'store_req', value: toStoreReq(data, 1) },
+            { certificates: data.certificates },
+          )
+          .then(() => void sent++)
+          .catch((error: Error) => {
+            this.o.log.debug('leave handover failed', { error: error.message });
+            return this.refused(error, successor, data);
+          }),
+      ),
+    );
+    let timer: { cancel(): void } | undefined;
+    await Promise.race([all, new Promise<void>((resolve) => (timer = this.o.clock.setTimeout(resolve, budgetMs)))]);
+    timer?.cancel();
+    this.counters.handovers += sent;
+    return sent;
+  }
+
+  /**
+   * A peer refused data we re-stored as too old (Error_Data_Too_Old / Generation_Counter_Too_Low): it holds
+   * something newer, which we MUST fetch from it and take instead of ours (§7.4).
+   */
+  private async refused(error: Error, peer: Uint8Array, data: ResourceExport): Promise<void> {
+    if (!meansNewerCopy(error)) return;
+    try {
+      const self = this.o.policy.validate(this.o.certificate, new Date(this.o.now()));
+      const kinds = data.kindData.map((k) => k.kind);
+      this.counters.newerCopiesAdopted += await adoptNewerCopy(
+        {
+          transport: this.o.transport,
+          service: this.service,
+          policy: this.o.policy,
+          self,
+          now: this.o.now,
+        },
+        peer,
+        data.resourceId,
+        kinds,
+      );
+    } catch (e) {
+      this.o.log.debug('fetching the newer copy failed', { peer: toHex(peer), error: (e as Error).message });
+    }
   }
 
   /** A peer joined just before us: everything in (our old predecessor, joiner] is its now (§10.5 step 6). */
@@ -287,7 +355,10 @@ export class NodeStorage {
           { method: 'store_req', value: toStoreReq(data, 1) },
           { certificates: data.certificates },
         )
-        .catch((error: Error) => this.o.log.debug('handover store failed', { error: error.message }));
+        .catch((error: Error) => {
+          this.o.log.debug('handover store failed', { error: error.message });
+          return this.refused(error, joiner, data);
+        });
     }
   }
 
@@ -307,7 +378,8 @@ export class NodeStorage {
     }, this.o.replicaHoldDownMs ?? 30_000);
   }
 
-  private async replicateRange(): Promise<void> {
+  /** Stores our whole range at the current replica set (run after the hold-down; public for repair tools). */
+  async replicateRange(): Promise<void> {
     const table = this.o.table;
     const predecessor = table.neighbours.predecessors[0];
     if (!predecessor) return;

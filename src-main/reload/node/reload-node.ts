@@ -11,6 +11,7 @@ import type { TrustPolicy } from '../identity';
 import type { Link } from '../link/link';
 import { ChordOverlay, ChordRoutingTable, Ring, type ChordState, type NeighbourEvent } from '../topology';
 import {
+  CertificateCompletion,
   answerPing,
   AttachService,
   bootstrap,
@@ -23,9 +24,23 @@ import {
   type TransportStatus,
 } from '../transport';
 import { decodeContext, toHex, type DecodeContext } from '../wire';
-import { wireDataModel, type StorageKind } from '../storage';
+import type { StorageKind } from '../storage';
+import {
+  ConfigUpdateService,
+  type ConfigurationChange,
+  type ConfigurationStale,
+  type NodeConfiguration,
+} from './config-update';
 import { NodeStorage } from './node-storage';
-import { KIND_CERTIFICATE_BY_NODE, KIND_CERTIFICATE_BY_USER, publishCertificate } from './usages';
+import {
+  AppAttachService,
+  type AppAttachHandler,
+  type AppAttachOptions,
+  type AppAttachStrategy,
+  type AppConnection,
+} from '../transport';
+import { PartitionCheck } from './partition-check';
+import { certificatesOfNode, KIND_CERTIFICATE_BY_NODE, KIND_CERTIFICATE_BY_USER, publishCertificate } from './usages';
 import type { KeyObject } from 'node:crypto';
 
 export interface ReloadNodeOptions {
@@ -44,6 +59,8 @@ export interface ReloadNodeOptions {
   log: Logger;
   /** How Attach builds links (ICE or No-ICE, as the overlay is configured). */
   strategy: AttachStrategy;
+  /** How AppAttach builds application flows (ICE/DTLS, No-ICE TLS, memory); without it appAttach fails. */
+  appAttach?: AppAttachStrategy;
   /** Opens a direct link to a bootstrap node's address (TLS or DTLS-NO-ICE connect). */
   connect: (address: BootstrapAddress) => Promise<Link>;
   /** Links that arrive at our direct endpoint (joining peers that use us as their bootstrap node). */
@@ -68,6 +85,18 @@ export interface ReloadNodeOptions {
    * §8: every node MUST). Default: when the configuration has both Kinds.
    */
   publishCertificate?: boolean;
+  /**
+   * Mean time between partition checks through a bootstrap node (§10.7.4.3; default the chord update
+   * interval, 10 min; 0 turns them off).
+   */
+  partitionCheckIntervalMs?: number;
+  /** True for an address that is our own endpoint (a bootstrap entry naming us is skipped by the check). */
+  isOwnAddress?: (address: BootstrapAddress) => boolean;
+  /**
+   * The configuration document we hold (ConfigUpdate, RFC 6940 §6.5.4: sent to nodes with an older one,
+   * newer ones verified and applied). Its sequence and Kinds take precedence over configSequence and kinds.
+   */
+  configuration?: NodeConfiguration;
 }
 
 /** The configuration's CHORD-RELOAD settings (chord-update-interval, chord-ping-interval, chord-reactive). */
@@ -78,6 +107,8 @@ export interface ChordSettings {
   reactive?: boolean;
   neighbours?: number;
   fingers?: number;
+  /** RFC 7363 self-tuning (topology-plugin CHORD-SELF-TUNING, self-tuning:number-of-peers-to-probe). */
+  selfTuning?: { peersToProbe: number };
 }
 
 export interface ReloadNodeStatus {
@@ -88,6 +119,7 @@ export interface ReloadNodeStatus {
   fingers: Record<number, string>;
   transport: TransportStatus;
   chord: ChordOverlay['counters'];
+  partitionChecks: PartitionCheck['counters'];
   storage: NodeStorage['counters'] & { resources: number; values: number; bytes: number };
 }
 
@@ -100,20 +132,32 @@ export class ReloadNode {
   readonly chord: ChordOverlay;
   readonly ctx: DecodeContext;
   readonly storage: NodeStorage;
+  /** AppAttach (RFC 6940 §6.5.2): application flows to other nodes; see appAttach and onAppAttach. */
+  readonly apps: AppAttachService;
+  readonly partitionCheck: PartitionCheck;
+  /** The configuration document and the ConfigUpdate method (config-update.ts). */
+  readonly configuration: ConfigUpdateService;
+  private bootstrapAddresses: BootstrapAddress[] = [];
   private readonly linkListeners = new Set<(event: { link: Link; up: boolean }) => void>();
   private readonly accepted = new WeakSet<Link>();
 
   constructor(private readonly o: ReloadNodeOptions) {
     const nodeIdLength = o.nodeIdLength ?? 16;
-    const models = new Map((o.kinds ?? []).map((k) => [k.id, wireDataModel(k.dataModel)]));
-    const dataModelOf = (kind: number) => models.get(kind);
+    // Values decode with the data model of the Kind in force (a ConfigUpdate may change the Kinds).
+    const dataModelOf = (kind: number) => this.storage.service.dataModelOf(kind);
     this.ctx = decodeContext({ maxMessageSize: o.maxMessageSize ?? 5000, nodeIdLength, dataModelOf });
     const signer = createSigner({ privateKey: o.privateKey, certificate: o.certificate });
     this.table = new ChordRoutingTable(new Ring(nodeIdLength * 8), o.nodeId, {
       ...(o.chord?.neighbours ? { neighbours: o.chord.neighbours } : {}),
       ...(o.chord?.fingers ? { fingers: o.chord.fingers } : {}),
     });
+    // Signer certificates a message leaves out come from the link, memory, or CERTIFICATE_BY_NODE (§6.3.4).
+    const certificates = new CertificateCompletion({
+      now: () => o.clock.now(),
+      fetchByNode: (id) => certificatesOfNode(this.storage, id),
+    });
     this.transport = new MessageTransport({
+      certificates,
       nodeId: o.nodeId,
       overlay: o.overlay,
       configSequence: o.configSequence ?? 1,
@@ -132,6 +176,7 @@ export class ReloadNode {
       clock: o.clock,
       log: o.log,
       dataModelOf,
+      onConfigMismatch: (mismatch) => this.configuration.mismatch(mismatch),
     });
     this.router = new RequestRouter(this.transport);
     this.router.on('ping_req', () => answerPing());
@@ -165,6 +210,8 @@ export class ReloadNode {
       ...(o.chord?.successorCheckIntervalMs ? { successorCheckIntervalMs: o.chord.successorCheckIntervalMs } : {}),
       ...(o.chord?.reactive !== undefined ? { reactive: o.chord.reactive } : {}),
       ...(o.random ? { random: o.random } : {}),
+      ...(o.chord?.selfTuning ? { selfTuning: o.chord.selfTuning } : {}),
+      storedResources: () => this.storage.service.data.usage().resources,
     });
     this.storage = new NodeStorage({
       kinds: o.kinds ?? [],
@@ -183,11 +230,48 @@ export class ReloadNode {
       ...(o.replicaHoldDownMs !== undefined ? { replicaHoldDownMs: o.replicaHoldDownMs } : {}),
       ...(o.refreshIntervalMs !== undefined ? { refreshIntervalMs: o.refreshIntervalMs } : {}),
     });
+    this.partitionCheck = new PartitionCheck({
+      nodeId: o.nodeId,
+      transport: this.transport,
+      table: this.table,
+      chord: this.chord,
+      addresses: () => this.bootstrapAddresses.filter((a) => !o.isOwnAddress?.(a)),
+      connect: o.connect,
+      accept: (link) => this.accept(link),
+      clock: o.clock,
+      log: o.log,
+      intervalMs: o.partitionCheckIntervalMs ?? o.chord?.updateIntervalMs ?? 600_000,
+      random: o.random ?? Math.random,
+    });
+    this.apps = new AppAttachService({
+      transport: this.transport,
+      router: this.router,
+      nodeId: o.nodeId,
+      nodeIdLength,
+      ...(o.appAttach ? { strategy: o.appAttach } : {}),
+      clock: o.clock,
+      log: o.log,
+    });
+    this.configuration = new ConfigUpdateService({
+      ...(o.configuration ? { configuration: o.configuration } : {}),
+      transport: this.transport,
+      router: this.router,
+      storage: this.storage.service,
+      clock: o.clock,
+      now: o.now ?? Date.now,
+      log: o.log,
+      maxMessageSize: o.maxMessageSize ?? 5000,
+    });
     o.onIncomingLink?.((link) => this.accept(link));
   }
 
   get nodeId(): Uint8Array {
     return this.o.nodeId;
+  }
+
+  /** Our certificate (DER), as the links and the signatures present it. */
+  get certificate(): Uint8Array {
+    return this.o.certificate;
   }
 
   get ready(): boolean {
@@ -199,7 +283,9 @@ export class ReloadNode {
    * address configured is our own and nobody answers).
    */
   async start(options: { firstNode?: boolean; bootstrapNodes?: BootstrapAddress[] } = {}): Promise<void> {
+    this.bootstrapAddresses = [...(options.bootstrapNodes ?? this.o.bootstrapNodes ?? [])];
     await this.join(options);
+    if (this.o.partitionCheckIntervalMs !== 0) this.partitionCheck.start();
     const kinds = new Set((this.o.kinds ?? []).map((k) => k.id));
     const publish =
       this.o.publishCertificate ?? (kinds.has(KIND_CERTIFICATE_BY_NODE) && kinds.has(KIND_CERTIFICATE_BY_USER));
@@ -228,13 +314,16 @@ export class ReloadNode {
     await this.chord.join(result.admittingLink);
   }
 
-  /** Graceful shutdown: Leave to the neighbours, then every link and the strategy closed. */
+  /** Graceful shutdown: our range handed to the successor, Leave to the neighbours, then every link closed. */
   async stop(): Promise<void> {
+    await this.storage.handOverBeforeLeaving();
     this.storage.stop();
+    this.partitionCheck.stop();
     await this.chord.leave();
     this.chord.stop();
     await this.links.close();
     await this.o.strategy.close();
+    await this.apps.close();
   }
 
   onNeighboursChanged(listener: (event: NeighbourEvent) => void): () => void {
@@ -243,6 +332,50 @@ export class ReloadNode {
 
   onStateChanged(listener: (state: ChordState) => void): () => void {
     return this.chord.onStateChanged(listener);
+  }
+
+  /**
+   * A newer configuration was applied (ConfigUpdate, or `configuration.install`): persist `change.document`;
+   * a non-empty `change.rejoin` (topology, Node-ID length) means leave and join again with a node built from
+   * it, `change.restart` lists what applies only to the next node built (trust anchors, link settings).
+   */
+  onConfigurationChanged(listener: (change: ConfigurationChange) => void): () => void {
+    return this.configuration.onChanged(listener);
+  }
+
+  /** Another node holds a newer configuration than ours: refetch it (then `configuration.install`). */
+  onConfigurationStale(listener: (event: ConfigurationStale) => void): () => void {
+    return this.configuration.onStale(listener);
+  }
+
+  /**
+   * Opens a dedicated, mutually authenticated DTLS or TLS flow (an AppConnection) to the node with this
+   * Node-ID, or to the node responsible for `{ resource }`, for an Application-ID (5060 SIP, 5061 SIPS). The
+   * flow's certificate carries the Node-ID that answered. Keepalive and closing are the caller's. Errors:
+   * see AppAttachService.appAttach (AppAttachNotSupportedError when the peer has no handler for it).
+   */
+  appAttach(
+    destination: Uint8Array | { resource: Uint8Array },
+    applicationId: number,
+    options?: AppAttachOptions,
+  ): Promise<AppConnection> {
+    const target =
+      destination instanceof Uint8Array
+        ? ({ type: 'node', id: destination } as const)
+        : ({ type: 'resource', id: (destination as { resource?: unknown } | null)?.resource } as {
+            type: 'resource';
+            id: Uint8Array;
+          });
+    return this.apps.appAttach(target, applicationId, options);
+  }
+
+  /**
+   * Supports an Application-ID: every flow another node opens to us with AppAttach for it goes to
+   * `handler`; AppAttaches for Application-IDs without a handler are answered Error_Not_Found. Returns the
+   * function that withdraws the support.
+   */
+  onAppAttach(applicationId: number, handler: AppAttachHandler): () => void {
+    return this.apps.onAppAttach(applicationId, handler);
   }
 
   onLink(listener: (event: { link: Link; up: boolean }) => void): () => void {
@@ -260,6 +393,7 @@ export class ReloadNode {
       fingers: Object.fromEntries([...this.table.fingerTable].map(([i, id]) => [i, toHex(id)])),
       transport: this.links.transportStatus(),
       chord: { ...this.chord.counters },
+      partitionChecks: { ...this.partitionCheck.counters },
       storage: {
         ...this.storage.counters,
         resources: this.storage.service.data.usage().resources,

@@ -14,8 +14,9 @@ import {
   type CertificateAuthority,
 } from '../identity';
 import { MemoryNetwork, type LinkConditions } from '../link/memory/memory-network';
-import { ReloadNode, type ChordSettings } from '../node';
+import { ReloadNode, type ChordSettings, type ReloadNodeOptions } from '../node';
 import { NoIceAttach } from '../transport';
+import { MemoryAppFlows, NoIceAppAttach } from '../transport';
 import { defaultKinds } from '../config';
 import type { StorageKind } from '../storage';
 import { toHex } from '../wire';
@@ -74,8 +75,11 @@ export class OverlaySimulation {
     return sim;
   }
 
-  /** A new node (not started): a fresh identity with a random Node-ID, an endpoint on the memory network. */
-  async addNode(): Promise<SimNode> {
+  /**
+   * A new node (not started): a fresh identity with a random Node-ID, an endpoint on the memory network;
+   * `overrides` gives it its own configuration document (ConfigUpdate tests) or message size.
+   */
+  async addNode(overrides: Pick<ReloadNodeOptions, 'configuration' | 'maxMessageSize'> = {}): Promise<SimNode> {
     const index = this.nodes.length;
     const overlay = this.options.overlayName ?? 'sim.example.org';
     const keys = await generateIdentityKeys('ecdsa');
@@ -103,6 +107,11 @@ export class OverlaySimulation {
       clock: this.clock,
       log,
       strategy: new NoIceAttach({ endpoint, address: { host, port: 1 }, dial, clock: this.clock }),
+      // AppAttach flows: a fresh port of the same host per flow, on the same memory network.
+      appAttach: new NoIceAppAttach({
+        flows: new MemoryAppFlows({ network: this.network, identity, host }),
+        clock: this.clock,
+      }),
       connect: (a) => endpoint.connect(dial(a.host, a.port)),
       bootstrapNodes: [],
       chord: { updateIntervalMs: 60_000, fingerIntervalMs: 120_000, ...this.options.chord },
@@ -114,6 +123,7 @@ export class OverlaySimulation {
       replicaHoldDownMs: this.options.replicaHoldDownMs ?? 5_000,
       refreshIntervalMs: this.options.refreshIntervalMs ?? 60_000,
       publishCertificate: this.options.publishCertificates ?? true,
+      ...overrides,
     });
     const sim: SimNode = { index, address, node, alive: true };
     this.nodes.push(sim);
@@ -195,6 +205,8 @@ export class OverlaySimulation {
     const sim = this.nodes[index] as SimNode;
     sim.alive = false;
     sim.node.chord.stop();
+    await sim.node.apps.close(); // its application flows vanish with it
+    sim.node.partitionCheck.stop();
     await this.network.lookup(sim.address)?.close();
   }
 
@@ -221,13 +233,16 @@ export class OverlaySimulation {
     return live.find((n) => Buffer.compare(n.node.nodeId, resourceId) >= 0) ?? live[0];
   }
 
-  /** The expected successor lists from the sorted Node-IDs of the live, ready nodes. */
-  ringErrors(neighbours = 3): { node: number; expected: string[]; actual: string[] }[] {
+  /**
+   * The expected successor lists from the sorted Node-IDs of the live, ready nodes: `neighbours` long, or as
+   * long as each node's own Neighbor Table (self-tuning sizes it per node).
+   */
+  ringErrors(neighbours?: number): { node: number; expected: string[]; actual: string[] }[] {
     const live = this.nodes.filter((n) => n.alive && n.node.ready);
     const sorted = [...live].sort((a, b) => Buffer.compare(a.node.nodeId, b.node.nodeId));
     const errors: { node: number; expected: string[]; actual: string[] }[] = [];
     sorted.forEach((n, i) => {
-      const k = Math.min(neighbours, sorted.length - 1);
+      const k = Math.min(neighbours ?? n.node.table.neighbourCount, sorted.length - 1);
       const expected = Array.from({ length: k }, (_, j) =>
         toHex((sorted[(i + j + 1) % sorted.length] as SimNode).node.nodeId),
       );

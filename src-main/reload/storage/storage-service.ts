@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { verifyStoredData } from '../crypto';
 import { Ring } from '../topology/chord/ring';
 import {
+  bytesEqual,
   HashAlgorithm,
   isOpaqueStoredData,
   NO_SIGNATURE,
@@ -255,6 +256,15 @@ export class StorageService {
         const index = v.value.model === 'array' ? (v.value.index === ARRAY_LAST ? length : v.value.index) : undefined;
         const slot = index === undefined ? slotOf(v.value) : `i${index}`;
         const previous = working.get(slot);
+        // A replica or handover sent again (the very value we hold, same time and signature) replaces
+        // nothing: it is already here, so it is neither stored again nor refused as too old.
+        if (
+          replica &&
+          previous &&
+          v.storageTime === previous.data.storageTime &&
+          bytesEqual(v.signature.value, previous.data.signature.value)
+        )
+          return;
         if (previous && v.storageTime <= previous.data.storageTime)
           throw new DataTooOldError(kind.id, i, v.storageTime, previous.data.storageTime, kind.name);
         const size = v.value.value.value.length;

@@ -9,10 +9,16 @@ import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { TrustPolicy } from '../identity';
 import type { Link } from '../link/link';
-import { IceAgent, OVERLAY_LINK_DTLS_UDP_SR, type IceKeepaliveStats, type IceParameters } from '../link/ice/ice-agent';
+import {
+  type IceAgent,
+  OVERLAY_LINK_DTLS_UDP_SR,
+  type IceKeepaliveStats,
+  type IceParameters,
+} from '../link/ice/ice-agent';
 import { connectOverIce } from '../link/ice/ice-dtls';
 import { ErrorCode, type AttachReqAns } from '../wire';
 import type { AttachAnswer, AttachOffer, AttachStrategy } from './attach-strategy';
+import { IceAgents } from './ice-agents';
 import { ErrorAnswer } from './message-transport';
 
 export interface IceAttachOptions {
@@ -44,26 +50,29 @@ export interface AttachTiming {
 
 const utf8 = new TextEncoder();
 
-function iceParameters(p: AttachReqAns): IceParameters {
+/** The ICE parameters of an Attach or AppAttach body. */
+export function iceParameters(p: Pick<AttachReqAns, 'ufrag' | 'password' | 'candidates'>): IceParameters {
   return { ufrag: p.ufrag, password: p.password, candidates: p.candidates };
 }
 
 export class IceDtlsAttach implements AttachStrategy {
   readonly name = 'ICE';
-  private readonly agents = new Set<IceAgent>();
+  private readonly agents: IceAgents;
   private readonly agentOf = new WeakMap<Link, IceAgent>();
 
-  constructor(private readonly o: IceAttachOptions) {}
+  constructor(private readonly o: IceAttachOptions) {
+    this.agents = new IceAgents(o);
+  }
 
   async offer(sendUpdate: boolean): Promise<AttachOffer> {
     const started = this.o.clock.now();
-    const agent = await this.agent(true);
+    const agent = await this.agents.create(true);
     const gatherMs = this.o.clock.now() - started;
     const local = agent.localParameters();
     return {
       request: { ...local, role: utf8.encode('passive'), sendUpdate },
       complete: (answer, peer) => this.link(agent, 'requester', answer, peer, gatherMs),
-      cancel: () => void this.release(agent),
+      cancel: () => void this.agents.release(agent),
     };
   }
 
@@ -74,7 +83,7 @@ export class IceDtlsAttach implements AttachStrategy {
         'no DTLS-UDP-SR candidate: this overlay runs ICE (RFC 6940 §6.5.1.3)',
       );
     const started = this.o.clock.now();
-    const agent = await this.agent(false);
+    const agent = await this.agents.create(false);
     const gatherMs = this.o.clock.now() - started;
     const local = agent.localParameters();
     // The checks start now; the requester starts its own when our answer reaches it.
@@ -93,22 +102,7 @@ export class IceDtlsAttach implements AttachStrategy {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.agents].map((a) => this.release(a)));
-  }
-
-  private async agent(controlling: boolean): Promise<IceAgent> {
-    const agent = await IceAgent.create({
-      controlling,
-      ...(this.o.hostAddresses ? { hostAddresses: this.o.hostAddresses } : {}),
-      ...(this.o.stunServer ? { stunServer: this.o.stunServer } : {}),
-    });
-    this.agents.add(agent);
-    return agent;
-  }
-
-  private async release(agent: IceAgent): Promise<void> {
-    this.agents.delete(agent);
-    await agent.close();
+    await this.agents.closeAll();
   }
 
   private async link(
@@ -134,7 +128,7 @@ export class IceDtlsAttach implements AttachStrategy {
         handshakeTimeoutMs: this.o.handshakeTimeoutMs ?? 10_000,
       });
       this.agentOf.set(link, agent);
-      link.onClose(() => this.agents.delete(agent));
+      link.onClose(() => this.agents.forget(agent));
       this.o.onTiming?.({
         role,
         gatherMs,
@@ -143,7 +137,7 @@ export class IceDtlsAttach implements AttachStrategy {
       });
       return link;
     } catch (error) {
-      await this.release(agent);
+      await this.agents.release(agent);
       throw error;
     }
   }

@@ -33,15 +33,34 @@ import {
   type Destination,
   type ForwardingHeader,
   type HeaderInput,
+  type MessageExtension,
 } from '../wire';
 import { ErrorResponseError, NoRouteError, RequestTimeoutError } from './errors';
 import type { Topology } from './topology';
 import { LoopbackLink } from './loopback-link';
+import type { CertificateCompletion } from './certificate-completion';
 
 /** Forwarding option types this implementation understands (none yet beyond the base protocol). */
 const KNOWN_OPTIONS: ReadonlySet<number> = new Set();
 const MAX_REQUEST_LIFETIME_MS = 15_000;
 const TRANSMISSIONS = 5;
+/**
+ * Methods whose messages carry no stored data: sent straight to a linked peer they go without our
+ * certificate, which the peer saw in the (D)TLS handshake (certificate-completion.ts). Stores, Fetches and
+ * the like keep it: their values' signers are looked up in the message's own certificates.
+ */
+const BARE_METHODS: ReadonlySet<string> = new Set([
+  'ping_req',
+  'ping_ans',
+  'update_req',
+  'update_ans',
+  'probe_req',
+  'probe_ans',
+  'route_query_req',
+  'route_query_ans',
+  'leave_req',
+  'leave_ans',
+]);
 
 export interface TransportOptions {
   nodeId: Uint8Array;
@@ -57,6 +76,25 @@ export interface TransportOptions {
   clock: Clock;
   log: Logger;
   dataModelOf?: DecodeContext['dataModelOf'];
+  /**
+   * Finds signer certificates a message does not carry (RFC 6940 §6.3.4): the link's, remembered ones, and
+   * the overlay's certificate usage. Without it, such messages are dropped and every message carries ours.
+   */
+  certificates?: CertificateCompletion;
+  /** A node's configuration sequence differs from ours (RFC 6940 §6.3.2.1): the node layer sends ConfigUpdates. */
+  onConfigMismatch?: (mismatch: ConfigMismatch) => void;
+}
+
+/**
+ * Who holds the older configuration: 'peer' for a requester we answered Error_Config_Too_Old or a destination
+ * that answered Error_Config_Too_New; 'us' for the reverse. `sequence` is the one in that node's header;
+ * `route` leads back to it (the request's path reversed, or its Node-ID).
+ */
+export interface ConfigMismatch {
+  stale: 'peer' | 'us';
+  nodeId: Uint8Array;
+  sequence: number;
+  route: Destination[];
 }
 
 export interface IncomingRequest {
@@ -67,6 +105,8 @@ export interface IncomingRequest {
   link: Link;
   /** Certificates the answer's security block must carry besides ours (e.g. stored values' signers). */
   responseCertificates: Uint8Array[];
+  /** Message extensions to put in the answer (e.g. RFC 7363 SelfTuningData in a ProbeAns). */
+  responseExtensions?: MessageExtension[];
 }
 
 /** Thrown by a request handler to answer with an ErrorResponse. */
@@ -99,6 +139,15 @@ export interface RequestOptions {
   via?: Link;
   /** Certificates to carry besides ours (a Store carries those of its values' signers). */
   certificates?: readonly Uint8Array[];
+  /**
+   * Leave our certificate out although the destination is not a linked peer (it has it from earlier messages
+   * or can fetch it from CERTIFICATE_BY_NODE, §6.3.4).
+   */
+  omitOwnCertificate?: boolean;
+  /** Message extensions to carry (e.g. RFC 7363 SelfTuningData in a ProbeReq). */
+  extensions?: readonly MessageExtension[];
+  /** The header's configuration_sequence instead of ours (a ConfigUpdate sends 0xffff, accepted everywhere). */
+  configurationSequence?: number;
 }
 
 export interface Answer {
@@ -122,6 +171,8 @@ export class MessageTransport {
   /** Responses we sent, so a retransmitted request gets the same answer (RFC 6940 §6.2.1). */
   private readonly answered = new Map<bigint, { bytes: Uint8Array; expires: number }>();
   private readonly reassembler: Reassembler;
+  /** Our signer without its certificates, for messages that go bare (BARE_METHODS). */
+  private readonly bareSigner: Signer;
   private readonly ctx: DecodeContext;
   private handler: ((request: IncomingRequest) => Promise<Body> | Body) | undefined;
   readonly counters: TransportCounters = {
@@ -141,6 +192,18 @@ export class MessageTransport {
       ...(o.dataModelOf ? { dataModelOf: o.dataModelOf } : {}),
     });
     this.reassembler = new Reassembler(this.ctx, { timeoutMs: MAX_REQUEST_LIFETIME_MS });
+    const signer = o.signer;
+    this.bareSigner = {
+      algorithm: signer.algorithm,
+      identity: signer.identity,
+      certificates: [],
+      sign: (input) => signer.sign(input),
+    };
+  }
+
+  /** Where signer certificates missing from messages come from (undefined: they are required). */
+  get certificateCompletion(): CertificateCompletion | undefined {
+    return this.o.certificates;
   }
 
   /** Is there an open link to this Node-ID? */
@@ -158,6 +221,15 @@ export class MessageTransport {
     });
   }
 
+  /** Our configuration sequence; an accepted ConfigUpdate sets it. */
+  get configSequence(): number {
+    return this.o.configSequence;
+  }
+
+  set configSequence(sequence: number) {
+    this.o.configSequence = sequence;
+  }
+
   handle(handler: (request: IncomingRequest) => Promise<Body> | Body): void {
     this.handler = handler;
   }
@@ -167,7 +239,7 @@ export class MessageTransport {
     const transactionId = randomBytes(8).readBigUInt64BE(0);
     const header: HeaderInput = {
       overlay: this.o.overlay,
-      configurationSequence: this.o.configSequence,
+      configurationSequence: options.configurationSequence ?? this.o.configSequence,
       version: 0x0a,
       ttl: this.o.initialTtl,
       transactionId,
@@ -176,16 +248,25 @@ export class MessageTransport {
       destinationList,
       options: [],
     };
+    const [only] = destinationList;
+    const bare =
+      options.omitOwnCertificate === true ||
+      (this.o.certificates !== undefined &&
+        BARE_METHODS.has(body.method) &&
+        !options.certificates?.length &&
+        destinationList.length === 1 &&
+        only?.type === 'node' &&
+        (options.via ? options.via.peer.nodeIds.some((id) => bytesEqual(id, only.id)) : !!this.linkTo(only.id)));
     const bytes = signMessage(
       header,
-      { body, extensions: [] },
-      this.o.signer,
+      { body, extensions: [...(options.extensions ?? [])] },
+      bare ? this.bareSigner : this.o.signer,
       { nodeIdLength: this.o.nodeIdLength },
       options.certificates,
     );
-    // A request sent `via` a link (bootstrap) is for whoever is behind it, even if our lone table says "me".
-    const local = () => (options.via ? undefined : this.local(destinationList));
-    const link = local() ?? this.route(destinationList[0] as Destination) ?? options.via;
+    // A request sent `via` a link (bootstrap, partition checks) goes over it whatever our table says: the
+    // question is what the overlay behind that link answers.
+    const link = options.via ?? this.local(destinationList) ?? this.route(destinationList[0] as Destination);
     if (!link) return Promise.reject(new NoRouteError(`no route towards ${describe(destinationList[0])}`));
     return new Promise((resolve, reject) => {
       const entry: Pending = { destination: destinationList.at(-1) as Destination, resolve, reject, timer: undefined };
@@ -200,7 +281,9 @@ export class MessageTransport {
         }
         if (sends > 0) this.counters.retransmissions++;
         sends++;
-        const current = local() ?? this.route(destinationList[0] as Destination) ?? link;
+        // Retransmissions take today's route: the first may have gone to a peer that has failed since.
+        const current =
+          options.via ?? this.local(destinationList) ?? this.route(destinationList[0] as Destination) ?? link;
         this.sendOn(current, bytes);
         entry.timer = this.o.clock.setTimeout(transmit, this.o.reliabilityTimerMs);
       };
@@ -308,15 +391,36 @@ export class MessageTransport {
       if (error instanceof ReloadDecodeError) return this.drop('malformed', error.message);
       throw error;
     }
-    const signer = this.verify(message);
+    const signer = this.verify(message, from);
+    if (signer === 'incomplete') return void this.complete(message, from);
     if (!signer) return this.drop('signature');
+    this.accept(message, signer, from);
+  }
+
+  private accept(message: DecodedMessage, signer: ValidatedIdentity, from: Link): void {
     this.counters.delivered++;
     if (isRequestCode(message.contents.code)) void this.serve(message, signer, from);
     else this.settle(message, signer);
   }
 
+  /** The originator of a received message: the first via entry, or the peer of the link it came over. */
+  private originatorOf(message: DecodedMessage, from: Link): Uint8Array | undefined {
+    const first = message.header.viaList[0];
+    if (first) return first.type === 'node' ? first.id : undefined;
+    return from.peer.nodeIds[0];
+  }
+
+  /** The signer's certificate was in no security block or memory: ask the overlay, then verify. */
+  private async complete(message: DecodedMessage, from: Link): Promise<void> {
+    const originator = this.originatorOf(message, from);
+    const found = originator && (await this.o.certificates?.fetch(message.security.signature.identity, originator));
+    const signer = found ? this.check(message, found, originator) : undefined;
+    if (!signer) return this.drop('signature', 'the signer certificate is not in the message nor in the overlay');
+    this.accept(message, signer, from);
+  }
+
   /** Verifies the message signature and the signer's certificate; undefined when either fails. */
-  private verify(message: DecodedMessage): ValidatedIdentity | undefined {
+  private verify(message: DecodedMessage, from: Link): ValidatedIdentity | 'incomplete' | undefined {
     const nodeIdsOf = (der: Uint8Array) => {
       try {
         return readCertificate(der, this.o.policy.settings.overlay, this.o.nodeIdLength).nodeIds;
@@ -324,11 +428,33 @@ export class MessageTransport {
         return [];
       }
     };
-    const found = findSignerCertificate(message.security.signature.identity, message.security.certificates, nodeIdsOf);
-    if (!found) return undefined;
+    const identity = message.security.signature.identity;
+    const found = findSignerCertificate(identity, message.security.certificates, nodeIdsOf);
+    if (found) return this.check(message, found.certificate);
+    // Not in the security block (§6.3.4): the link's certificate when it came straight from its signer, or one
+    // we remember; else the overlay is asked (asynchronously).
+    const completion = this.o.certificates;
+    const originator = this.originatorOf(message, from);
+    if (!completion || !originator) return undefined;
+    const direct = message.header.viaList.length === 0 ? from.peer.certificate.der : undefined;
+    const known = completion.find(identity, originator, direct);
+    if (known) return this.check(message, known);
+    return completion.canFetch ? 'incomplete' : undefined;
+  }
+
+  /** The certificate passes the trust policy and its key verifies the message; remembered for completion. */
+  private check(
+    message: DecodedMessage,
+    certificate: Uint8Array,
+    originator?: Uint8Array,
+  ): ValidatedIdentity | undefined {
     try {
-      const identity = this.o.policy.validate(found.certificate);
-      return verifyMessage(message, identity.certificate.publicKey) ? identity : undefined;
+      const identity = this.o.policy.validate(certificate);
+      if (!verifyMessage(message, identity.certificate.publicKey)) return undefined;
+      if (this.o.certificates)
+        for (const id of identity.nodeIds)
+          if (!originator || bytesEqual(id, originator)) this.o.certificates.remember(id, certificate);
+      return identity;
     } catch {
       return undefined;
     }
@@ -343,11 +469,18 @@ export class MessageTransport {
     }
     let reply: Body;
     const responseCertificates: Uint8Array[] = [];
+    const responseExtensions: MessageExtension[] = [];
     if (
       h.configurationSequence !== this.o.configSequence &&
       !(message.contents.code === MessageCode.config_update_req && h.configurationSequence === 0xffff)
     ) {
       const older = serialLess(h.configurationSequence, this.o.configSequence);
+      const route: Destination[] = [
+        { type: 'node', id: from.peer.nodeIds[0] as Uint8Array },
+        ...[...h.viaList].reverse(),
+      ];
+      const nodeId = signer.nodeIds[0] as Uint8Array;
+      this.o.onConfigMismatch?.({ stale: older ? 'peer' : 'us', nodeId, sequence: h.configurationSequence, route });
       reply = errorBody(
         older ? ErrorCode.Config_Too_Old : ErrorCode.Config_Too_New,
         `configuration sequence ${h.configurationSequence}, ours ${this.o.configSequence}`,
@@ -365,7 +498,14 @@ export class MessageTransport {
       try {
         const body = decodeBody(message.contents.code, message.contents.body, this.ctx);
         if (!this.handler) throw new ErrorAnswer(ErrorCode.Not_Found, `no handler for ${body.method}`);
-        reply = await this.handler({ message, body, from: signer, link: from, responseCertificates });
+        reply = await this.handler({
+          message,
+          body,
+          from: signer,
+          link: from,
+          responseCertificates,
+          responseExtensions,
+        });
       } catch (error) {
         if (error instanceof ErrorAnswer)
           reply = error.errorInfo
@@ -378,7 +518,13 @@ export class MessageTransport {
         }
       }
     }
-    let bytes = this.responseBytes(h, from, reply, responseCertificates);
+    let bytes = this.responseBytes(
+      h,
+      from,
+      reply,
+      responseCertificates,
+      reply.method === 'error' ? [] : responseExtensions,
+    );
     if (h.maxResponseLength !== 0 && bytes.length > h.maxResponseLength) {
       bytes = this.responseBytes(
         h,
@@ -408,6 +554,13 @@ export class MessageTransport {
       pending.reject(error as Error);
       return;
     }
+    const code = body.method === 'error' ? body.value.errorCode : 0;
+    if (code === ErrorCode.Config_Too_Old || code === ErrorCode.Config_Too_New) {
+      const nodeId = signer.nodeIds[0] as Uint8Array;
+      const stale = code === ErrorCode.Config_Too_Old ? 'us' : 'peer';
+      const route: Destination[] = [{ type: 'node', id: nodeId }];
+      this.o.onConfigMismatch?.({ stale, nodeId, sequence: message.header.configurationSequence, route });
+    }
     if (body.method === 'error')
       pending.reject(new ErrorResponseError(body.value.errorCode, body.value.errorInfo, signer.nodeIds[0]));
     else pending.resolve({ message, body, from: signer });
@@ -421,6 +574,7 @@ export class MessageTransport {
     from: Link,
     body: Body,
     certificates: readonly Uint8Array[] = [],
+    extensions: readonly MessageExtension[] = [],
   ): Uint8Array {
     const back: Destination[] = [
       { type: 'node', id: from.peer.nodeIds[0] as Uint8Array },
@@ -437,10 +591,17 @@ export class MessageTransport {
       destinationList: back,
       options: [],
     };
+    // Straight back over the link the request came on (no via list): the requester saw our certificate.
+    const bare =
+      this.o.certificates !== undefined &&
+      BARE_METHODS.has(body.method) &&
+      certificates.length === 0 &&
+      request.viaList.length === 0 &&
+      !(from instanceof LoopbackLink);
     return signMessage(
       header,
-      { body, extensions: [] },
-      this.o.signer,
+      { body, extensions: [...extensions] },
+      bare ? this.bareSigner : this.o.signer,
       { nodeIdLength: this.o.nodeIdLength },
       certificates,
     );

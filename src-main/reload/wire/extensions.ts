@@ -3,9 +3,12 @@
  * routing's forwarding option (RFC 7263), and the TURN-SERVICE value (RFC 6940 §9).
  */
 import { readIpAddressPort, writeIpAddressPort, type IpAddressPort } from './address';
+import { MessageExtensionType } from './codes';
+import type { MessageExtension } from './contents';
 import { readDestination, writeDestination, type Destination } from './destination';
-import type { Reader } from './reader';
-import type { Writer } from './writer';
+import type { DecodeContext } from './limits';
+import { Reader } from './reader';
+import { encodeWith, type Writer } from './writer';
 
 export interface DiagnosticExtension {
   kind: number;
@@ -142,6 +145,31 @@ export function writeSelfTuningData(w: Writer, s: SelfTuningData): void {
   w.u32(s.networkSize, 'network_size');
   w.u32(s.joinRate, 'join_rate');
   w.u32(s.leaveRate, 'leave_rate');
+}
+
+/** SelfTuningData as the non-critical message extension self_tuning_data (0x0003) of a Probe (RFC 7363 §6). */
+export function selfTuningExtension(data: SelfTuningData): MessageExtension {
+  return {
+    type: MessageExtensionType.self_tuning_data,
+    critical: false,
+    contents: encodeWith(writeSelfTuningData, data, 12),
+  };
+}
+
+/**
+ * The SelfTuningData of the first self_tuning_data extension in a message's extensions, or undefined when
+ * there is none. A malformed one (not exactly 12 bytes) throws ReloadDecodeError.
+ */
+export function findSelfTuningData(
+  extensions: readonly MessageExtension[],
+  ctx: DecodeContext,
+): SelfTuningData | undefined {
+  const found = extensions.find((e) => e.type === MessageExtensionType.self_tuning_data);
+  if (!found) return undefined;
+  const r = new Reader(found.contents, ctx);
+  const data = r.named('SelfTuningData', () => readSelfTuningData(r));
+  r.done('SelfTuningData');
+  return data;
 }
 
 export function readExtensiveRoutingModeOption(r: Reader): ExtensiveRoutingModeOption {

@@ -104,6 +104,14 @@ export function looksLikeDtls(datagram: Uint8Array): boolean {
 
 export type SessionCloseCause = { alert: number; fatal: boolean };
 
+/** The DTLS handshake did not finish in time. */
+export class DtlsHandshakeTimeoutError extends LinkConnectError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DtlsHandshakeTimeoutError';
+  }
+}
+
 export class DtlsSession {
   private readonly socket: DtlsSocket;
   private readonly transport;
@@ -181,7 +189,7 @@ export class DtlsSession {
       };
       this.handshakeFailure = (error) => finish(error);
       const timer = clock.setTimeout(
-        () => finish(new LinkConnectError(`DTLS handshake timed out after ${timeoutMs} ms`)),
+        () => finish(new DtlsHandshakeTimeoutError(`DTLS handshake timed out after ${timeoutMs} ms`)),
         timeoutMs,
       );
       this.socket.onConnect.subscribe(() => {

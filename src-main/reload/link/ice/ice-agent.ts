@@ -40,6 +40,14 @@ export class IceFailedError extends LinkConnectError {
   }
 }
 
+/** The connectivity checks found no working pair in time. */
+export class IceTimeoutError extends IceFailedError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IceTimeoutError';
+  }
+}
+
 export interface IceAgentOptions {
   /** The Attach requester controls (RFC 6940 §6.5.1). */
   controlling: boolean;
@@ -215,7 +223,10 @@ export class IceAgent {
       await Promise.race([
         checks,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new IceFailedError(`ICE did not connect within ${timeoutMs} ms`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new IceTimeoutError(`ICE did not connect within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
         }),
       ]);
       if (this.closed) throw new IceFailedError('the ICE agent was closed');

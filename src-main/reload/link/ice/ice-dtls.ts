@@ -3,6 +3,7 @@
  * with Simple Reliability on top. RFC 6940 §6.5.1.1 makes the Attach requester the DTLS server (it asks
  * for the client's certificate) and the answerer the DTLS client. As with DtlsEndpoint, werift (patched)
  * proves key possession, the overlay's TrustPolicy judges the certificate, and the Node-IDs come from it.
+ * `handshakeOverIce` is the part without a link: AppAttach flows (transport/app-attach-ice.ts) use it too.
  */
 import { appendFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
@@ -15,10 +16,10 @@ import { DtlsLink } from '../dtls/dtls-link';
 import { ALERT_CLOSE_NOTIFY, credentialsFor, DtlsSession, looksLikeDtls } from '../dtls/dtls-session';
 import type { IceAgent } from './ice-agent';
 
-export interface IceDtlsOptions {
-  /** A connected agent; it belongs to the link from now on (closed with it, or on failure). */
+export interface IceDtlsHandshakeOptions {
+  /** A connected agent. On failure it is closed here; on success it belongs to whoever takes the session. */
   agent: IceAgent;
-  /** 'requester' of the Attach: DTLS server; 'answerer': DTLS client. */
+  /** 'requester' of the Attach (or AppAttach): DTLS server; 'answerer': DTLS client. */
   attachRole: 'requester' | 'answerer';
   privateKey: KeyObject;
   /** Our certificate, then any chain (werift sends only the first). */
@@ -26,17 +27,37 @@ export interface IceDtlsOptions {
   policy: TrustPolicy;
   /** The Node-ID we attached to (or that attached to us): the certificate must carry it. */
   expectedNodeId?: Uint8Array;
-  maxMessageSize?: number;
   clock?: Clock;
   /** A handshake not finished by then fails (default 10 s). */
   handshakeTimeoutMs?: number;
-  /** Simple Reliability's RTO before the first RTT sample (default 500 ms). */
-  initialRtoMs?: number;
   /** NSS key log for Wireshark (defaults to $SSLKEYLOGFILE); never set in production. */
   keyLogFile?: string;
 }
 
-export async function connectOverIce(options: IceDtlsOptions): Promise<Link> {
+export interface IceDtlsOptions extends IceDtlsHandshakeOptions {
+  maxMessageSize?: number;
+  /** Simple Reliability's RTO before the first RTT sample (default 500 ms). */
+  initialRtoMs?: number;
+}
+
+/** An established, judged DTLS association over an ICE agent's selected pair. */
+export interface IceDtlsAssociation {
+  session: DtlsSession;
+  peer: ValidatedIdentity;
+  /**
+   * Application data that arrived with (or right behind) the peer's last handshake flight, before anyone
+   * took the session's onData: a consumer that delivers data may hand these on first.
+   */
+  early: Uint8Array[];
+  /** Stops handing the agent's datagrams to the session. */
+  detach: () => void;
+}
+
+/**
+ * Runs the DTLS handshake over a connected ICE agent and judges the peer (TrustPolicy, expected Node-ID).
+ * On any failure the session is disposed, the peer told (close_notify or a fatal alert) and the agent closed.
+ */
+export async function handshakeOverIce(options: IceDtlsHandshakeOptions): Promise<IceDtlsAssociation> {
   const { agent } = options;
   const certificate = options.certificates[0];
   const remote = agent.remoteAddress;
@@ -53,8 +74,10 @@ export async function connectOverIce(options: IceDtlsOptions): Promise<Link> {
     { send: (datagram) => agent.send(datagram) },
     remote,
   );
+  const early: Uint8Array[] = [];
+  session.onData = (data) => void (early.length < 16 && early.push(data.slice()));
   const handshake = session.handshake(clock, options.handshakeTimeoutMs ?? 10_000);
-  const unsubscribe = agent.onData((datagram) => {
+  const detach = agent.onData((datagram) => {
     if (looksLikeDtls(datagram)) session.receive(datagram);
   });
   let peer: ValidatedIdentity;
@@ -66,20 +89,27 @@ export async function connectOverIce(options: IceDtlsOptions): Promise<Link> {
   } catch (error) {
     if (session.isEstablished) await session.sendAlert(1, ALERT_CLOSE_NOTIFY);
     session.dispose();
-    unsubscribe();
+    detach();
     await agent.close();
     throw error;
   }
   const file = options.keyLogFile ?? process.env.SSLKEYLOGFILE;
   const line = file ? session.keyLogLine() : undefined;
   if (file && line) appendFileSync(file, line);
+  return { session, peer, early, detach };
+}
+
+export async function connectOverIce(options: IceDtlsOptions): Promise<Link> {
+  const { agent } = options;
+  const { session, peer, detach } = await handshakeOverIce(options);
+  // (Early records are not replayed: Simple Reliability resends what was not acknowledged.)
   const link = new DtlsLink(session, peer, {
     type: 'DTLS-UDP-SR',
     maxMessageSize: Math.min(options.maxMessageSize ?? 5000, DTLS_MAX_MESSAGE_SIZE),
-    clock,
+    clock: options.clock ?? realClock,
     initialRtoMs: options.initialRtoMs ?? 500,
     onClosed: () => {
-      unsubscribe();
+      detach();
       void agent.close();
     },
   });

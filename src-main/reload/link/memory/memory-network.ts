@@ -86,9 +86,18 @@ export class MemoryEndpoint implements LinkEndpoint {
     return a;
   }
 
+  /**
+   * Takes the address off the network (no new connections, in or out) but keeps the links made so far: a
+   * listener for one connection (an AppAttach flow) stops listening once it has it.
+   */
+  stopListening(): void {
+    this.open = false;
+    if (this.network.lookup(this.address) === this) this.network.remove(this.address);
+  }
+
   async close(): Promise<void> {
     this.open = false;
-    this.network.remove(this.address);
+    if (this.network.lookup(this.address) === this) this.network.remove(this.address);
     await Promise.all([...this.links].map((l) => l.close()));
   }
 }

@@ -5,14 +5,13 @@
  * by Node's chain and host-name checks, which know nothing of reload:// identities. The peer's Node-IDs come
  * from its verified certificate only.
  */
-import { appendFileSync } from 'node:fs';
-import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import { realClock, type Clock } from '../../clock';
-import { bytesEqual } from '../../wire';
-import { CertificateRejectedError, type TrustPolicy, type ValidatedIdentity } from '../../identity';
-import { LinkConnectError, PeerRejectedError, type Link, type LinkEndpoint } from '../link';
+import type { TrustPolicy, ValidatedIdentity } from '../../identity';
+import type { Link, LinkEndpoint } from '../link';
+import { judgeTlsPeer, tlsDial, tlsKeyLog, tlsServerOptions } from './tls-common';
 import { TlsLink } from './tls-link';
 
 export interface TlsEndpointOptions {
@@ -36,9 +35,6 @@ export interface TlsAddress {
   port: number;
 }
 
-const pem = (der: Uint8Array) =>
-  `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64')}\n-----END CERTIFICATE-----\n`;
-
 export class TlsEndpoint implements LinkEndpoint {
   readonly type = 'TLS-TCP-FH-NO-ICE' as const;
   private readonly listeners = new Set<(link: Link) => void>();
@@ -51,14 +47,7 @@ export class TlsEndpoint implements LinkEndpoint {
   ) {}
 
   static async listen(options: TlsEndpointOptions): Promise<TlsEndpoint> {
-    const server = createServer({
-      key: options.privateKey.export({ format: 'pem', type: 'pkcs8' }),
-      cert: options.certificates.map(pem).join(''),
-      requestCert: true,
-      rejectUnauthorized: false, // judged by the TrustPolicy below
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
-    });
+    const server = createServer(tlsServerOptions(options));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -77,34 +66,13 @@ export class TlsEndpoint implements LinkEndpoint {
   }
 
   async connect(address: unknown, expectedNodeId?: Uint8Array): Promise<Link> {
-    const { host, port } = address as TlsAddress;
-    const socket = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = tlsConnect({
-        host,
-        port,
-        key: this.options.privateKey.export({ format: 'pem', type: 'pkcs8' }),
-        cert: this.options.certificates.map(pem).join(''),
-        rejectUnauthorized: false, // judged by the TrustPolicy below
-        checkServerIdentity: () => undefined,
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.2',
-      });
-      this.keyLog(s);
-      s.once('secureConnect', () => resolve(s));
-      s.once('error', (error) =>
-        reject(new LinkConnectError(`TLS connection to ${host}:${port} failed: ${error.message}`, { cause: error })),
-      );
-    });
+    const socket = await tlsDial(address as TlsAddress, this.options, this.options.keyLogFile);
     let peer: ValidatedIdentity;
     try {
-      peer = this.judge(socket);
+      peer = judgeTlsPeer(socket, this.options.policy, expectedNodeId);
     } catch (error) {
       socket.destroy();
       throw error;
-    }
-    if (expectedNodeId && !peer.nodeIds.some((id) => bytesEqual(id, expectedNodeId))) {
-      socket.destroy();
-      throw new PeerRejectedError('the peer certificate does not carry the Node-ID we attached to');
     }
     return this.adopt(socket, peer);
   }
@@ -117,25 +85,13 @@ export class TlsEndpoint implements LinkEndpoint {
   private accepted(socket: TLSSocket): void {
     let peer: ValidatedIdentity;
     try {
-      peer = this.judge(socket);
+      peer = judgeTlsPeer(socket, this.options.policy);
     } catch {
       socket.destroy();
       return;
     }
     const link = this.adopt(socket, peer);
     for (const listener of [...this.listeners]) listener(link);
-  }
-
-  private judge(socket: TLSSocket): ValidatedIdentity {
-    const cert = socket.getPeerX509Certificate();
-    if (!cert) throw new PeerRejectedError('the peer presented no certificate');
-    try {
-      return this.options.policy.validate(new Uint8Array(cert.raw));
-    } catch (error) {
-      if (error instanceof CertificateRejectedError)
-        throw new PeerRejectedError(`peer certificate refused: ${error.message}`);
-      throw error;
-    }
   }
 
   private adopt(socket: TLSSocket, peer: ValidatedIdentity): Link {
@@ -149,8 +105,7 @@ export class TlsEndpoint implements LinkEndpoint {
     return link;
   }
 
-  private keyLog(emitter: Server | TLSSocket): void {
-    const file = this.options.keyLogFile ?? process.env.SSLKEYLOGFILE;
-    if (file) emitter.on('keylog', (line: Buffer) => appendFileSync(file, line));
+  private keyLog(emitter: Server): void {
+    tlsKeyLog(emitter, this.options.keyLogFile);
   }
 }

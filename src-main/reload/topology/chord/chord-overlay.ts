@@ -21,8 +21,10 @@ import {
   bytesEqual,
   encodeWith,
   ErrorCode,
+  findSelfTuningData,
   readChordLeaveData,
   Reader,
+  selfTuningExtension,
   toHex,
   writeChordLeaveData,
   type Body,
@@ -30,7 +32,9 @@ import {
   type ChordUpdate,
   type DecodeContext,
 } from '../../wire';
+import { serveProbe } from './chord-probe';
 import type { ChordRoutingTable, NeighbourChange } from './chord-routing-table';
+import { MIN_STABILIZATION_MS, SelfTuningState, type SelfTuningEstimate } from './self-tuning';
 
 export type ChordState = 'idle' | 'joining' | 'ready' | 'left';
 
@@ -57,6 +61,15 @@ export interface ChordOverlayOptions {
   joinUpdateWaitMs?: number;
   /** Source of randomness in [0, 1) (a seeded one in simulations). */
   random?: () => number;
+  /**
+   * RFC 7363 self-tuning (topology-plugin CHORD-SELF-TUNING): periodic recovery only, neighbour Updates to
+   * the first predecessor and successor, estimates shared by Probe with `peersToProbe` random fingers, and
+   * the stabilization interval and table sizes computed from them (chord-update-interval is the upper bound
+   * and the interval while there is no estimate).
+   */
+  selfTuning?: { peersToProbe: number; minIntervalMs?: number };
+  /** Resources this node stores (Probe's num_resources); default none. */
+  storedResources?: () => number;
 }
 
 export interface NeighbourEvent {
@@ -104,11 +117,42 @@ export class ChordOverlay {
   /** Peers that told us they are peers (or were vouched for and attached), by Node-ID hex. */
   private readonly known = new Map<string, Uint8Array>();
   private repairRetry: TimerHandle | undefined;
+  /** Self-tuning state (RFC 7363), when the overlay uses it. */
+  private readonly tuning: SelfTuningState | undefined;
+  /** Self-tuning: the neighbours we have greeted with a peer_ready Update, by Node-ID hex. */
+  private greeted = new Set<string>();
+  /** Self-tuning: peers a Probe is running to. */
+  private readonly probing = new Set<string>();
   readonly counters = { updatesSent: 0, updatesReceived: 0, joinsAdmitted: 0, leavesReceived: 0, neighbourFailures: 0 };
 
   constructor(private readonly o: ChordOverlayOptions) {
     this.startedAt = o.clock.now();
     this.random = o.random ?? Math.random;
+    const tuning = o.selfTuning
+      ? new SelfTuningState(o.table.ring, {
+          peersToProbe: o.selfTuning.peersToProbe,
+          maxIntervalMs: o.updateIntervalMs ?? 600_000,
+          ...(o.selfTuning.minIntervalMs !== undefined ? { minIntervalMs: o.selfTuning.minIntervalMs } : {}),
+        })
+      : undefined;
+    this.tuning = tuning;
+    serveProbe({
+      router: o.router,
+      table: o.table,
+      ctx: o.ctx,
+      uptimeSeconds: () => this.uptimeSeconds,
+      storedResources: o.storedResources ?? (() => 0),
+      ...(tuning
+        ? {
+            selfTuning: {
+              received: (from, data) => {
+                if (from.length === o.table.ring.bytes) tuning.recordShared(o.table.ring.toBig(from), data);
+              },
+              current: () => tuning.data,
+            },
+          }
+        : {}),
+    });
     o.router.on('update_req', (r) => this.onUpdate(r));
     o.router.on('join_req', (r) => this.onJoin(r));
     o.router.on('leave_req', (r) => this.onLeave(r));
@@ -121,6 +165,16 @@ export class ChordOverlay {
 
   get status(): ChordState {
     return this.state;
+  }
+
+  /** Seconds since this node started (the uptime of Updates and Probe answers). */
+  get uptimeSeconds(): number {
+    return Math.floor((this.o.clock.now() - this.startedAt) / 1000);
+  }
+
+  /** Self-tuning's last estimate (undefined when self-tuning is off or before the first stabilization). */
+  get selfTuning(): SelfTuningEstimate | undefined {
+    return this.tuning?.current;
   }
 
   onNeighboursChanged(listener: (event: NeighbourEvent) => void): () => void {
@@ -145,6 +199,7 @@ export class ChordOverlay {
     for (const id of link.peer.nodeIds) {
       if (id.length !== this.o.table.ring.bytes) continue;
       if (this.o.transport.linkTo(id)) continue; // another link to the same peer is still up
+      this.countFailure(id);
       const c = this.removePeer(id);
       change = { neighbours: change.neighbours || c.neighbours, range: change.range || c.range };
     }
@@ -158,6 +213,7 @@ export class ChordOverlay {
   /** The first node: it forms the overlay alone and is responsible for the whole ring (§10.5). */
   startAlone(): void {
     this.setState('ready');
+    this.greeted = this.neighbourKeys();
     this.schedule();
   }
 
@@ -210,6 +266,7 @@ export class ChordOverlay {
     for (const { sender, update } of pending) this.applyUpdate(sender, update);
     // Step 9: tell every neighbour (and every other peer in the Routing Table) that we are here.
     await this.sendUpdates(this.routingPeers());
+    this.greeted = this.neighbourKeys();
     this.schedule();
     // Joins that overlapped ours may have given us a stale picture: check our successor once via the ring.
     this.o.clock.setTimeout(() => void this.repairSuccessors(true), JOIN_CHECK_DELAY_MS);
@@ -256,8 +313,9 @@ export class ChordOverlay {
   }
 
   /** Our Update: the neighbours (or the full table for whoever asked with send_update). */
-  update(kind: 'neighbors' | 'full' = 'neighbors'): ChordUpdate {
-    const uptime = Math.floor((this.o.clock.now() - this.startedAt) / 1000);
+  update(kind: 'neighbors' | 'full' | 'peer_ready' = 'neighbors'): ChordUpdate {
+    const uptime = this.uptimeSeconds;
+    if (kind === 'peer_ready') return { uptime, type: 'peer_ready' };
     const { predecessors, successors } = this.o.table.neighbours;
     if (kind === 'neighbors') return { uptime, type: 'neighbors', predecessors, successors };
     const fingers = [...this.o.table.fingerTable.values()].sort((a, b) => Buffer.compare(a, b));
@@ -269,6 +327,20 @@ export class ChordOverlay {
     void this.sendUpdates([peer], 'full');
   }
 
+  /**
+   * A peer found outside the ring's own maintenance — partition detection through a bootstrap node
+   * (§10.7.4.3): Attach to it over `via` unless already linked, take it in, and send it our Update so that it
+   * learns of us; then check our successors through the (now joined) ring.
+   */
+  async learnPeer(id: Uint8Array, via?: Link): Promise<void> {
+    if (this.state !== 'ready' || bytesEqual(id, this.nodeId)) return;
+    if (!this.o.transport.linkTo(id)) await this.o.attach.attach({ type: 'node', id }, via ? { via } : {});
+    const change = this.addPeer(id);
+    await this.sendUpdates([id], 'full');
+    this.changed(change, [id]);
+    this.checkSoon();
+  }
+
   // ---- handlers ----
 
   private async onUpdate(request: IncomingRequest): Promise<Body> {
@@ -276,6 +348,8 @@ export class ChordOverlay {
     const sender = request.from.nodeIds[0] as Uint8Array;
     const update = request.body.value;
     this.counters.updatesReceived++;
+    if (this.tuning && sender.length === this.o.table.ring.bytes)
+      this.tuning.recordUptime(this.o.table.ring.toBig(sender), update.uptime, this.o.clock.now());
     if (this.updateFromAdmitting && this.state === 'joining' && hex(sender) === this.admitting) {
       this.updateFromAdmitting(update);
       return { method: 'update_ans', value: {} };
@@ -294,7 +368,30 @@ export class ChordOverlay {
     if (update.type !== 'peer_ready') {
       const named = [...update.predecessors, ...update.successors, ...(update.type === 'full' ? update.fingers : [])];
       void this.attachToCloser(named, sender);
+      this.correctSender(sender, update);
     }
+  }
+
+  /**
+   * The sender names us as its first successor (or predecessor) while we know a peer between it and us: it
+   * has a wrong place on the ring, so it hears our neighbours at once (Chord's stabilize). Reactive Updates
+   * would tell it anyway; with self-tuning's periodic recovery only first neighbours hear from us, and a peer
+   * placed wrongly by simultaneous joins stayed on a loop of its own that no Ping through the ring could see.
+   */
+  private correctSender(sender: Uint8Array, update: Exclude<ChordUpdate, { type: 'peer_ready' }>): void {
+    const { ring, self } = this.o.table;
+    const { predecessors, successors } = this.o.table.neighbours;
+    const s = ring.toBig(sender);
+    const between = (x: Uint8Array | undefined, from: bigint, to: bigint) =>
+      x !== undefined &&
+      !bytesEqual(x, sender) &&
+      ring.distance(from, ring.toBig(x)) < ring.distance(from, to) &&
+      ring.toBig(x) !== from;
+    const namesUsFirst = (list: Uint8Array[]) => list[0] !== undefined && bytesEqual(list[0], this.nodeId);
+    const wrong =
+      (namesUsFirst(update.successors) && between(predecessors[0], s, self)) ||
+      (namesUsFirst(update.predecessors) && between(successors[0], self, s));
+    if (wrong) void this.sendUpdates([sender]);
   }
 
   private async onJoin(request: IncomingRequest): Promise<Body> {
@@ -336,6 +433,7 @@ export class ChordOverlay {
     if (!request.link.peer.nodeIds.some((id) => bytesEqual(id, leaver)))
       throw new ErrorAnswer(ErrorCode.Forbidden, 'a Leave must come over a link to the leaving peer');
     this.counters.leavesReceived++;
+    this.countFailure(leaver);
     let named: Uint8Array[] = [];
     const data = request.body.value.overlaySpecificData;
     if (data.length > 0) {
@@ -520,7 +618,90 @@ export class ChordOverlay {
   /** Takes a confirmed peer into the Routing Table and remembers it, linked, as a later replacement. */
   private addPeer(id: Uint8Array): NeighbourChange {
     if (!bytesEqual(id, this.nodeId)) this.known.set(hex(id), id);
-    return this.o.table.add(id);
+    const change = this.o.table.add(id);
+    // Self-tuning: a new finger is asked its uptime (RFC 7363 §6.2.3), for the join-rate estimate.
+    if (
+      this.tuning &&
+      this.state === 'ready' &&
+      !this.tuning.hasUptime(this.o.table.ring.toBig(id)) &&
+      this.o.table.isFinger(id)
+    )
+      void this.probe(id, false);
+    return change;
+  }
+
+  /** Self-tuning: a Routing Table peer failed or left (counted once: it is gone from the table after). */
+  private countFailure(id: Uint8Array): void {
+    if (!this.tuning || this.state !== 'ready' || id.length !== this.o.table.ring.bytes) return;
+    if (this.o.table.has(id)) this.tuning.recordFailure(this.o.clock.now());
+  }
+
+  private neighbourKeys(): Set<string> {
+    const { predecessors, successors } = this.o.table.neighbours;
+    return new Set([...predecessors, ...successors].map(hex));
+  }
+
+  /**
+   * Self-tuning: a Probe for the peer's uptime; with `share`, our SelfTuningData goes along (extension
+   * 0x0003) and the peer's comes back in the answer.
+   */
+  private async probe(id: Uint8Array, share: boolean): Promise<void> {
+    const tuning = this.tuning;
+    const key = hex(id);
+    if (!tuning || this.probing.has(key)) return;
+    this.probing.add(key);
+    try {
+      const answer = await this.o.transport.request(
+        [{ type: 'node', id }],
+        { method: 'probe_req', value: { requestedInfo: [3] } },
+        share ? { extensions: [selfTuningExtension(tuning.data)] } : {},
+      );
+      const peer = this.o.table.ring.toBig(id);
+      if (answer.body.method === 'probe_ans')
+        for (const info of answer.body.value.probeInfo)
+          if (info.type === 'uptime') tuning.recordUptime(peer, info.value, this.o.clock.now());
+      if (share) {
+        const data = findSelfTuningData(answer.message.contents.extensions, this.o.ctx);
+        if (data) tuning.recordShared(peer, data);
+      }
+    } catch (error) {
+      this.o.log.debug('probe failed', { peer: key, error: (error as Error).message });
+    } finally {
+      this.probing.delete(key);
+    }
+  }
+
+  /**
+   * Self-tuning stabilization (RFC 7363): estimate, resize the tables, Update the first predecessor and the
+   * first successor only, and share the estimates with `peersToProbe` random fingers.
+   */
+  private stabilizeTuned(tuning: SelfTuningState): void {
+    const table = this.o.table;
+    const ring = table.ring;
+    const { predecessors, successors } = table.neighbours;
+    const estimate = tuning.estimate({
+      self: table.self,
+      predecessors: predecessors.map((p) => ring.toBig(p)),
+      successors: successors.map((p) => ring.toBig(p)),
+      peers: table.members,
+      nowMs: this.o.clock.now(),
+    });
+    const grew = estimate.neighbours > table.neighbourCount;
+    this.changed(table.resize({ neighbours: estimate.neighbours, fingers: estimate.fingers }));
+    // Longer lists took their new entries from the peers we hold: check them through the ring.
+    if (grew) this.checkSoon();
+    const now = table.neighbours;
+    const first = new Map<string, Uint8Array>();
+    for (const id of [now.predecessors[0], now.successors[0]]) if (id) first.set(hex(id), id);
+    void this.sendUpdates([...first.values()]);
+    const fingers = new Map<string, Uint8Array>();
+    for (const id of table.fingerTable.values()) fingers.set(hex(id), id);
+    const pool = [...fingers.values()];
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j] as Uint8Array, pool[i] as Uint8Array];
+    }
+    for (const id of pool.slice(0, tuning.options.peersToProbe)) void this.probe(id, true);
   }
 
   /**
@@ -549,7 +730,10 @@ export class ChordOverlay {
     return [...all.values()];
   }
 
-  private async sendUpdates(peers: Uint8Array[], kind: 'neighbors' | 'full' = 'neighbors'): Promise<void> {
+  private async sendUpdates(
+    peers: Uint8Array[],
+    kind: 'neighbors' | 'full' | 'peer_ready' = 'neighbors',
+  ): Promise<void> {
     const body = this.update(kind);
     await Promise.all(
       peers.map((id) => {
@@ -569,7 +753,20 @@ export class ChordOverlay {
     if (this.state !== 'ready') return;
     if (this.o.table.neighbours.successors.length < this.o.table.neighbourCount)
       this.o.clock.setTimeout(() => void this.repairSuccessors(), 0);
-    if (this.o.reactive === false || this.broadcastPending) return;
+    if (this.tuning && !change.range) {
+      // Self-tuning recovers periodically (RFC 7363): a Neighbor Table change is not broadcast; each new
+      // neighbour gets a peer_ready Update. A change of our range still goes to the whole table (below).
+      const skip = new Set(alreadyTold.map(hex));
+      const fresh = [...predecessors, ...successors].filter((id) => !this.greeted.has(hex(id)) && !skip.has(hex(id)));
+      this.greeted = this.neighbourKeys();
+      const unique = new Map(fresh.map((id) => [hex(id), id]));
+      if (unique.size > 0) void this.sendUpdates([...unique.values()], 'peer_ready');
+      return;
+    }
+    if (this.tuning) this.greeted = this.neighbourKeys();
+    // Reactive recovery, or (always) a change of the range we are responsible for (§10.7.3, §6.4: the whole
+    // table hears of it; for the admitting peer this is §10.5 step 8).
+    if ((!this.tuning && this.o.reactive === false) || this.broadcastPending) return;
     this.broadcastPending = this.o.clock.setTimeout(() => {
       this.broadcastPending = undefined;
       const skip = new Set(alreadyTold.map(hex));
@@ -579,14 +776,19 @@ export class ChordOverlay {
 
   private schedule(): void {
     const every = this.o.updateIntervalMs ?? 600_000;
+    const tuning = this.tuning;
+    // Self-tuning: the first stabilization after the lower bound (estimates early), then the computed interval.
+    const floor = tuning ? Math.min(tuning.options.minIntervalMs ?? MIN_STABILIZATION_MS, every) : 0;
     const tick = () => {
+      const interval = tuning ? (tuning.current?.intervalMs ?? floor) : every;
       this.updateTimer = this.o.clock.setTimeout(
         () => {
           if (this.state !== 'ready') return;
-          void this.sendUpdates(this.routingPeers());
+          if (tuning) this.stabilizeTuned(tuning);
+          else void this.sendUpdates(this.routingPeers());
           tick();
         },
-        every * (0.75 + 0.5 * this.random()),
+        Math.max(floor, interval * (0.75 + 0.5 * this.random())),
       );
     };
     tick();

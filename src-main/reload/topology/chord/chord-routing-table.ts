@@ -28,8 +28,8 @@ export class ChordRoutingTable implements Topology {
   private readonly fingers = new Map<number, bigint>();
   /** Peers added that no longer fit a Neighbor or Finger slot: still linked, still usable as next hops. */
   private readonly others = new Set<bigint>();
-  readonly neighbourCount: number;
-  readonly fingerCount: number;
+  private neighboursKept: number;
+  private fingersKept: number;
 
   constructor(
     readonly ring: Ring,
@@ -37,8 +37,52 @@ export class ChordRoutingTable implements Topology {
     options: ChordRoutingTableOptions = {},
   ) {
     this.self = ring.toBig(self);
-    this.neighbourCount = options.neighbours ?? 3;
-    this.fingerCount = Math.min(options.fingers ?? 16, ring.bits);
+    this.neighboursKept = options.neighbours ?? 3;
+    this.fingersKept = Math.min(options.fingers ?? 16, ring.bits);
+  }
+
+  /** Predecessors and successors kept on each side. */
+  get neighbourCount(): number {
+    return this.neighboursKept;
+  }
+
+  /** Finger Table entries kept. */
+  get fingerCount(): number {
+    return this.fingersKept;
+  }
+
+  /**
+   * New table sizes (RFC 7363 self-tuning): the Neighbor Table is chosen again from every peer we hold, and
+   * fingers beyond the new count are dropped (new ones are filled from the peers we hold).
+   */
+  resize(sizes: { neighbours?: number; fingers?: number }): NeighbourChange {
+    const before = this.snapshot();
+    if (sizes.neighbours !== undefined && sizes.neighbours >= 1 && sizes.neighbours !== this.neighboursKept) {
+      this.neighboursKept = sizes.neighbours;
+      const all = [...this.others];
+      this.successors = this.closest(all, (x) => this.ring.distance(this.self, x));
+      this.predecessors = this.closest(all, (x) => this.ring.distance(x, this.self));
+    }
+    const fingers = sizes.fingers === undefined ? undefined : Math.min(Math.max(1, sizes.fingers), this.ring.bits);
+    if (fingers !== undefined && fingers !== this.fingersKept) {
+      const grew = fingers > this.fingersKept;
+      this.fingersKept = fingers;
+      for (const i of [...this.fingers.keys()]) if (i > fingers) this.fingers.delete(i);
+      if (grew) for (const p of this.others) this.placeFinger(p);
+    }
+    return this.changeSince(before);
+  }
+
+  /** Every peer in the Routing Table (neighbours, fingers and the other linked peers). */
+  get members(): bigint[] {
+    return [...this.others];
+  }
+
+  /** Is this peer one of our fingers? */
+  isFinger(id: Uint8Array): boolean {
+    const p = this.ring.toBig(id);
+    for (const f of this.fingers.values()) if (f === p) return true;
+    return false;
   }
 
   /** Responsible for k iff k lies in (first predecessor, self]; alone, for the whole ring. */
@@ -81,6 +125,11 @@ export class ChordRoutingTable implements Topology {
     this.others.add(p);
     this.successors = this.closest([...this.successors, p], (x) => this.ring.distance(this.self, x));
     this.predecessors = this.closest([...this.predecessors, p], (x) => this.ring.distance(x, this.self));
+    this.placeFinger(p);
+    return this.changeSince(before);
+  }
+
+  private placeFinger(p: bigint): void {
     for (let i = 1; i <= this.fingerCount; i++) {
       const { start, end } = this.ring.fingerRange(this.self, i);
       const current = this.fingers.get(i);
@@ -91,7 +140,6 @@ export class ChordRoutingTable implements Topology {
       )
         this.fingers.set(i, p);
     }
-    return this.changeSince(before);
   }
 
   /** Would this peer enter the Neighbor Table (a free place, or closer than a current neighbour)? */

@@ -38,6 +38,21 @@ describe('npm run peer: bad input', () => {
     );
   });
 
+  it('--local takes no configuration, bootstrap or advertise flags, and checks its own', async () => {
+    expect((await refusal(['--local', '--config', 'x.xml'])).message).toContain('--config');
+    expect((await refusal(['--local', '--first-node'])).message).toContain('--first-node');
+    expect((await refusal(['--local', '--advertise', '10.0.0.1'])).message).toContain('--advertise');
+    expect((await refusal(['--local', '--self-signed', '--identity', 'i'])).message).toContain('--identity');
+    expect((await refusal(['--local', '--interface', 'eth0'])).message).toContain('--interface');
+    expect((await refusal(['--local', '--user', 'not a user'])).message).toContain('--user');
+    expect((await refusal(['--local', '--join-window', '-1'])).message).toContain('--join-window');
+    // and the local-only flags are refused without it
+    expect((await refusal(['--config', 'x.xml', '--self-signed', '--user', 'a@b.c'])).message).toContain('--user');
+    expect((await refusal(['--config', 'x.xml', '--self-signed', '--join-window', '1'])).message).toContain(
+      '--join-window',
+    );
+  });
+
   it("names an unreadable configuration file; a configuration without <configuration> gets the parser's error", async () => {
     expect((await refusal(['--config', join(dir, 'missing.xml'), '--self-signed'])).message).toMatch(
       /--config .*missing\.xml: ENOENT/,

@@ -93,6 +93,23 @@ describe('export', () => {
     }
     expect(snapshot(other, resources)).toBe(snapshot(svc, resources));
   });
+
+  it('the same replica sent twice is taken without change', () => {
+    const svc = loaded();
+    const other = service(w);
+    const exports = exportArc(svc.data, resources[0]!, resources[0]!, T0);
+    const send = (e: (typeof exports)[number]) =>
+      other.store(
+        toStoreReq(e, 1),
+        { requester: w.carol.ds, signers: certificateSigners(e.certificates, w.policy, T0) },
+        T0,
+      );
+    for (const e of exports) send(e);
+    const before = snapshot(other, resources);
+    for (const e of exports) expect(() => send(e)).not.toThrow();
+    expect(snapshot(other, resources)).toBe(before);
+    expect(snapshot(other, resources)).toBe(before);
+  });
 });
 
 describe('dropOutsideArc', () => {
