@@ -12,7 +12,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { createLogger, parseLogLevel } from '../common/logger';
+import { createLogger, parseLogLevel, type Logger } from '../common/logger';
+import type { ReloadNode, ReloadNodeStatus } from '../reload/node';
 import {
   acceptConfigurationDocument,
   fetchConfigurationText,
@@ -193,33 +194,15 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   const s = node.status();
   line({ event: 'ready', nodeId: s.nodeId, successors: s.successors, predecessors: s.predecessors });
 
-  const timer =
-    interval > 0
-      ? setInterval(() => {
-          const st = node.status();
-          line({
-            event: 'status',
-            state: st.state,
-            successors: st.successors.length,
-            predecessors: st.predecessors.length,
-            fingers: Object.keys(st.fingers).length,
-            links: st.transport.links.length,
-            counters: st.transport.counters,
-          });
-        }, interval * 1000)
-      : undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    if (timer) clearInterval(timer);
-    await runtime.close().catch((error: Error) => log.warn('shutdown', { error: error.message }));
-    line({ event: 'stopped' });
-    process.exit(code);
-  };
-  process.once('SIGINT', () => void stop(0));
-  process.once('SIGTERM', () => void stop(0));
-  if (values.control) runPeerControl(node, line, () => void stop(0));
+  runForeground({
+    node: () => node,
+    statusExtra: (st) => ({ counters: st.transport.counters }),
+    close: () => runtime.close(),
+    interval,
+    control: values.control ?? false,
+    line,
+    log,
+  });
 }
 
 /** The local overlay: LocalOverlay finds, joins, forms and merges; the control interface follows its node. */
@@ -231,11 +214,36 @@ async function runLocal(o: LocalPeerOptions & { interval: number; control: boole
     const s = first.status();
     line({ event: 'ready', nodeId: s.nodeId, successors: s.successors, predecessors: s.predecessors, local: true });
   }
+  runForeground({
+    node: () => peer.node(),
+    statusExtra: () => ({ discovered: new Set(peer.overlay.peers().map((p) => p.nodeId)).size }),
+    close: () => peer.close(),
+    interval: o.interval,
+    control: o.control,
+    line,
+    log,
+  });
+}
+
+/**
+ * The running peer in the foreground: a status line every `interval` seconds, SIGINT/SIGTERM → graceful
+ * stop (Leave) and exit, and the JSON-line control interface when asked for. `node()` is the current node
+ * (the local overlay replaces it when it rejoins; undefined meanwhile).
+ */
+function runForeground(o: {
+  node: () => ReloadNode | undefined;
+  statusExtra: (status: ReloadNodeStatus) => Record<string, unknown>;
+  close: () => Promise<void>;
+  interval: number;
+  control: boolean;
+  line: (record: unknown) => void;
+  log: Logger;
+}): void {
   const timer =
     o.interval > 0
       ? setInterval(() => {
-          const st = peer.node()?.status();
-          line(
+          const st = o.node()?.status();
+          o.line(
             st
               ? {
                   event: 'status',
@@ -244,7 +252,7 @@ async function runLocal(o: LocalPeerOptions & { interval: number; control: boole
                   predecessors: st.predecessors.length,
                   fingers: Object.keys(st.fingers).length,
                   links: st.transport.links.length,
-                  discovered: new Set(peer.overlay.peers().map((p) => p.nodeId)).size,
+                  ...o.statusExtra(st),
                 }
               : { event: 'status', state: 'rejoining' },
           );
@@ -255,18 +263,13 @@ async function runLocal(o: LocalPeerOptions & { interval: number; control: boole
     if (stopping) return;
     stopping = true;
     if (timer) clearInterval(timer);
-    await peer.close().catch((error: Error) => log.warn('shutdown', { error: error.message }));
-    line({ event: 'stopped' });
+    await o.close().catch((error: Error) => o.log.warn('shutdown', { error: error.message }));
+    o.line({ event: 'stopped' });
     process.exit(code);
   };
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
-  if (o.control)
-    runPeerControl(
-      () => peer.node(),
-      line,
-      () => void stop(0),
-    );
+  if (o.control) runPeerControl(o.node, o.line, () => void stop(0));
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('peer.js');
