@@ -92,6 +92,8 @@ const REPAIR_RETRY_MS = 5_000;
 const JOIN_CHECK_DELAY_MS = 2_000;
 /** After losing a neighbour, the successor check through the ring (failures often come in bursts). */
 const FAILURE_CHECK_DELAY_MS = 1_000;
+/** How long a join waits for its finger search before sending Join (the search itself goes on). */
+const FINGER_SEARCH_BUDGET_MS = 3_000;
 
 export class ChordOverlay {
   private state: ChordState = 'idle';
@@ -246,7 +248,16 @@ export class ChordOverlay {
     // Step 2: Attach to the neighbours AP reported (source-routed through AP), then the fingers.
     if (update && update.type !== 'peer_ready')
       await this.attachToCloser([...update.predecessors, ...update.successors], ap);
-    await this.searchFingers(this.o.table.fingerCount);
+    // Fingers are wanted before the Join (a SHOULD), but a finger Ping that times out (a hop that died
+    // unnoticed) must not hold the join up for its 15 s of retransmissions: the search goes on in the
+    // background after FINGER_SEARCH_BUDGET_MS.
+    await new Promise<void>((resolve) => {
+      const timer = this.o.clock.setTimeout(resolve, FINGER_SEARCH_BUDGET_MS);
+      void this.searchFingers(this.o.table.fingerCount).finally(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
     // Step 5: Join. AP answers, stores our data to us, and sends an Update naming us its predecessor.
     try {
       await this.o.transport.request([{ type: 'node', id: ap }], {
