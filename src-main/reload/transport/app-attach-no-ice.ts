@@ -18,7 +18,7 @@ import { realClock, type Clock } from '../clock';
 import type { TrustPolicy, ValidatedIdentity } from '../identity';
 import { PeerRejectedError } from '../link/link';
 import { hostOf, toIpAddressPort } from '../link/ip-address';
-import { judgeTlsPeer, tlsDial, tlsKeyLog, tlsServerOptions } from '../link/tls/tls-common';
+import { closeTlsSocket, judgeTlsPeer, tlsDial, tlsKeyLog, tlsServerOptions } from '../link/tls/tls-common';
 import { bytesEqual, ErrorCode, OverlayLinkType, toHex, type AppAttachReqAns, type IceCandidate } from '../wire';
 import { AppAttachTimeoutError } from './app-attach-errors';
 import {
@@ -367,16 +367,6 @@ export class TlsAppConnection extends AppConnectionBase {
   }
 
   protected async shutdown(): Promise<void> {
-    if (this.socket.destroyed) return;
-    // A polite close (close_notify, FIN); a peer that never finishes its side is cut off after a moment.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.socket.destroy(), 2_000);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.socket.end();
-      this.socket.resume();
-    });
+    await closeTlsSocket(this.socket);
   }
 }

@@ -86,3 +86,17 @@ export function tlsKeyLog(emitter: EventEmitter, file?: string): void {
   const target = file ?? process.env.SSLKEYLOGFILE;
   if (target) emitter.on('keylog', (line: Buffer) => appendFileSync(target, line));
 }
+
+/** A polite close (close_notify, FIN); a peer that never finishes its side is cut off after `graceMs`. */
+export async function closeTlsSocket(socket: TLSSocket, graceMs = 2_000): Promise<void> {
+  if (socket.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), graceMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.end();
+    socket.resume();
+  });
+}

@@ -15,6 +15,7 @@ import {
 } from '../../wire';
 import type { ValidatedIdentity } from '../../identity';
 import { LinkBase } from '../link-base';
+import { closeTlsSocket } from './tls-common';
 import { ReceiveWindow, RttEstimator } from '../rtt';
 
 export interface TlsLinkOptions {
@@ -75,17 +76,7 @@ export class TlsLink extends LinkBase {
 
   protected async shutdown(): Promise<void> {
     this.cancelDeadTimer();
-    if (this.socket.destroyed) return;
-    // A polite close; a peer that never finishes its side is cut off after a moment.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.socket.destroy(), 2_000);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.socket.end();
-      this.socket.resume();
-    });
+    await closeTlsSocket(this.socket);
   }
 
   private received(chunk: Buffer): void {
