@@ -7,13 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../src-main/reload/clock';
-import type { Link } from '../../src-main/reload/link/link';
 import { PeerRejectedError } from '../../src-main/reload/link/link';
 import {
   AppAttachNotSupportedError,
   AppAttachService,
   AppConnectionClosedError,
-  bootstrap,
   IceDtlsAppAttach,
   NoIceAppAttach,
   TlsAppFlows,
@@ -22,7 +20,7 @@ import {
   type BootstrapAddress,
 } from '../../src-main/reload/transport';
 import { toHex } from '../../src-main/reload/wire';
-import { attachOverlay, type OverlayNode } from '../support/attach-overlay';
+import { attachOverlay, joinThrough, type OverlayNode } from '../support/attach-overlay';
 import { makeNodes, type TestNode, type TestNodes } from '../support/node-identities';
 
 const SIP = 5060;
@@ -100,15 +98,7 @@ describe.each(['ice', 'no-ice'] as const)('AppAttach over real sockets (%s)', (m
     return { service, incoming, failures };
   }
 
-  const join = (n: OverlayNode, addresses: BootstrapAddress[] = [b.endpoint.address]) =>
-    bootstrap({
-      addresses,
-      connect: (address) => n.endpoint.connect(address),
-      accept: (link: Link) => n.table.add(link),
-      attach: n.attach,
-      nodeId: n.node.nodeId,
-      sendUpdate: true,
-    });
+  const join = (n: OverlayNode, addresses: BootstrapAddress[] = [b.endpoint.address]) => joinThrough(n, addresses);
 
   beforeAll(async () => {
     ids = await makeNodes(4);

@@ -5,9 +5,7 @@
  * through B and talks to C directly. In both modes the requester ends up as the (D)TLS server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Link } from '../../src-main/reload/link/link';
 import {
-  bootstrap,
   BootstrapFailedError,
   ErrorResponseError,
   type IceDtlsAttach,
@@ -15,7 +13,7 @@ import {
   type BootstrapAddress,
 } from '../../src-main/reload/transport';
 import { bytesEqual, ErrorCode, toHex } from '../../src-main/reload/wire';
-import { attachOverlay, type OverlayNode } from '../support/attach-overlay';
+import { attachOverlay, joinThrough, type OverlayNode } from '../support/attach-overlay';
 import { makeNodes, type TestNodes } from '../support/node-identities';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -38,15 +36,7 @@ describe.each(['no-ice', 'ice'] as const)('Attach (%s)', (mode) => {
   let a: OverlayNode, b: OverlayNode, c: OverlayNode;
   const linkType = mode === 'ice' ? 'DTLS-UDP-SR' : 'TLS-TCP-FH-NO-ICE';
 
-  const join = (n: OverlayNode, addresses: BootstrapAddress[] = [b.endpoint.address]) =>
-    bootstrap({
-      addresses,
-      connect: (address) => n.endpoint.connect(address),
-      accept: (link: Link) => n.table.add(link),
-      attach: n.attach,
-      nodeId: n.node.nodeId,
-      sendUpdate: true,
-    });
+  const join = (n: OverlayNode, addresses: BootstrapAddress[] = [b.endpoint.address]) => joinThrough(n, addresses);
 
   beforeAll(async () => {
     ids = await makeNodes(3);

@@ -13,6 +13,7 @@ import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
 import {
   answerPing,
   AttachService,
+  bootstrap,
   IceDtlsAttach,
   LinkTable,
   MessageTransport,
@@ -21,10 +22,23 @@ import {
   StaticTopology,
   type AttachedEvent,
   type AttachStrategy,
+  type BootstrapAddress,
   type AttachTiming,
 } from '../../src-main/reload/transport';
 import { bytesEqual } from '../../src-main/reload/wire';
 import type { TestNode, TestNodes } from './node-identities';
+
+/** Bootstraps `n` through the given addresses (RFC 6940 §11.4): direct link, then Attach to Node-ID + 1. */
+export function joinThrough(n: OverlayNode, addresses: BootstrapAddress[]) {
+  return bootstrap({
+    addresses,
+    connect: (address) => n.endpoint.connect(address),
+    accept: (link: Link) => n.table.add(link),
+    attach: n.attach,
+    nodeId: n.node.nodeId,
+    sendUpdate: true,
+  });
+}
 
 export interface OverlayNode {
   node: TestNode;
