@@ -47,15 +47,7 @@ export function createLanNamespaces(): LanNamespaces {
   const a = `rl-mda-${tag}`;
   const b = `rl-mdb-${tag}`;
   const inNs = (ns: string, ...args: string[]) => ip('netns', 'exec', ns, ...args);
-  const remove = () => {
-    for (const ns of [a, b]) {
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        // already gone
-      }
-    }
-  };
+  const remove = () => removeNamespaces([a, b]);
   remove(); // leftovers of an earlier run that had our pid
   try {
     ip('netns', 'add', a);
@@ -109,15 +101,7 @@ export function createBridgedLan(count: number): BridgedLan {
   const hosts = Array.from({ length: count }, (_, i) => `rl-h${i + 1}-${tag}`);
   const addresses = hosts.map((_, i) => `10.78.0.${i + 1}`);
   const inNs = (ns: string, ...args: string[]) => ip('netns', 'exec', ns, ...args);
-  const remove = () => {
-    for (const ns of [...hosts, sw]) {
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        // already gone
-      }
-    }
-  };
+  const remove = () => removeNamespaces([...hosts, sw]);
   remove(); // leftovers of an earlier run that had our pid
   try {
     ip('netns', 'add', sw);
@@ -138,4 +122,15 @@ export function createBridgedLan(count: number): BridgedLan {
     throw error;
   }
   return { hosts, addresses, exec: (ns, command) => inNs(ns, ...command), remove };
+}
+
+/** Deletes network namespaces, ignoring those already gone. */
+function removeNamespaces(names: readonly string[]): void {
+  for (const ns of names) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      // already gone
+    }
+  }
 }

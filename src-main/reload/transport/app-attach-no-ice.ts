@@ -17,7 +17,7 @@ import type { KeyObject } from 'node:crypto';
 import { realClock, type Clock } from '../clock';
 import type { TrustPolicy, ValidatedIdentity } from '../identity';
 import { PeerRejectedError } from '../link/link';
-import { hostOf, toIpAddressPort } from '../link/ip-address';
+import { hostOf } from '../link/ip-address';
 import { closeTlsSocket, judgeTlsPeer, tlsDial, tlsKeyLog, tlsServerOptions } from '../link/tls/tls-common';
 import { bytesEqual, ErrorCode, OverlayLinkType, toHex, type AppAttachReqAns, type IceCandidate } from '../wire';
 import { AppAttachTimeoutError } from './app-attach-errors';
@@ -30,6 +30,7 @@ import {
   type AppFlowInfo,
 } from './app-attach-strategy';
 import { AppConnectionBase, type AppConnection } from './app-connection';
+import { passiveTlsCandidate } from './attach-no-ice';
 import { ErrorAnswer } from './message-transport';
 
 export interface AppFlowAddress {
@@ -79,15 +80,7 @@ export class NoIceAppAttach implements AppAttachStrategy {
 
   async offer(applicationId: number): Promise<AppAttachOffer> {
     const listener = await this.o.flows.listen();
-    const { host, port } = listener.address;
-    const candidate: IceCandidate = {
-      addrPort: toIpAddressPort(host, port),
-      overlayLink: OverlayLinkType['TLS-TCP-FH-NO-ICE'],
-      foundation: utf8.encode('1'),
-      priority: 1,
-      type: 'host',
-      extensions: [],
-    };
+    const candidate = passiveTlsCandidate(listener.address.host, listener.address.port);
     return {
       request: this.parameters(applicationId, APP_ROLE_REQUESTER, [candidate]),
       complete: (_answer, peer) =>

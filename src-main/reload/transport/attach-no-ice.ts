@@ -78,15 +78,7 @@ export class NoIceAttach implements AttachStrategy {
   }
 
   private candidate(): IceCandidate {
-    const { host, port } = this.o.address;
-    return {
-      addrPort: toIpAddressPort(host, port),
-      overlayLink: OverlayLinkType['TLS-TCP-FH-NO-ICE'],
-      foundation: utf8.encode('1'),
-      priority: 1,
-      type: 'host',
-      extensions: [],
-    };
+    return passiveTlsCandidate(this.o.address.host, this.o.address.port);
   }
 
   private parameters(role: 'passive' | 'active', candidates: IceCandidate[], sendUpdate: boolean): AttachReqAns {
@@ -137,4 +129,16 @@ export class NoIceAttach implements AttachStrategy {
       this.o.clock.setTimeout(() => this.arrived.get(key) === link && this.arrived.delete(key), ARRIVAL_HOLD_MS);
     }
   }
+}
+
+/** The one No-ICE candidate (§6.5.1.11): a host candidate of TLS-TCP-FH-NO-ICE at the address we listen on. */
+export function passiveTlsCandidate(host: string, port: number): IceCandidate {
+  return {
+    addrPort: toIpAddressPort(host, port),
+    overlayLink: OverlayLinkType['TLS-TCP-FH-NO-ICE'],
+    foundation: utf8.encode('1'),
+    priority: 1,
+    type: 'host',
+    extensions: [],
+  };
 }
