@@ -17,6 +17,8 @@ export default defineConfig({
             'test/lint/**/*.test.ts',
             'test/integration/**/*.test.ts',
             'test/compliance/**/*.test.ts',
+            // Attacks we defend against, one file per hole an outside review found (issue 10, 16).
+            'test/security/**/*.test.ts',
           ],
           testTimeout: 20_000,
         },

@@ -1,7 +1,7 @@
 /**
- * One DTLS 1.2 association (werift-dtls, patched to verify the peer's proof of key possession: see
- * patches/werift-dtls+*.patch) over any datagram path: a UDP 5-tuple of a DtlsEndpoint today, the pair ICE
- * selects later. It hands datagrams in and out, runs the handshake with mutual certificate authentication,
+ * One DTLS 1.2 association (werift-dtls, patched to verify the peer's proof of key possession and its
+ * Finished message: see patches/werift-dtls+*.patch) over any datagram path: a UDP 5-tuple of a
+ * DtlsEndpoint today, the pair ICE selects later. It hands datagrams in and out, runs the handshake with mutual certificate authentication,
  * and keeps werift away from records it handles badly:
  * - after the handshake, plaintext (epoch 0) records are dropped: werift would restart the session on a
  *   plaintext ClientHello (renegotiation) and close it on a plaintext alert, both of which anybody able to
@@ -39,6 +39,8 @@ export const ALERT_FATAL = 2;
 export const ALERT_CLOSE_NOTIFY = 0;
 export const ALERT_HANDSHAKE_FAILURE = 40;
 export const ALERT_BAD_CERTIFICATE = 42;
+export const ALERT_UNEXPECTED_MESSAGE = 10;
+export const ALERT_DECRYPT_ERROR = 51;
 /** RFC 6347: a DTLS record carries at most 2^14 bytes of plaintext. */
 export const MAX_RECORD_PLAINTEXT = 16_384;
 
@@ -112,6 +114,32 @@ export class DtlsHandshakeTimeoutError extends LinkConnectError {
   }
 }
 
+/** The peer's Finished message is refused; `alert` is the fatal alert we answer with. */
+export abstract class DtlsFinishedError extends LinkConnectError {
+  abstract readonly alert: number;
+}
+
+/**
+ * The verify_data of the peer's Finished does not match our handshake transcript: a handshake message was
+ * altered on the way (or the peer is broken). Answered with decrypt_error (RFC 5246 §7.4.9).
+ */
+export class DtlsFinishedMismatchError extends DtlsFinishedError {
+  readonly alert = ALERT_DECRYPT_ERROR;
+  constructor(message: string) {
+    super(message);
+    this.name = 'DtlsFinishedMismatchError';
+  }
+}
+
+/** A Finished came before the key exchange it concludes: nothing to check it with. unexpected_message. */
+export class DtlsUnexpectedFinishedError extends DtlsFinishedError {
+  readonly alert = ALERT_UNEXPECTED_MESSAGE;
+  constructor(message: string) {
+    super(message);
+    this.name = 'DtlsUnexpectedFinishedError';
+  }
+}
+
 export class DtlsSession {
   private readonly socket: DtlsSocket;
   private readonly transport;
@@ -166,9 +194,10 @@ export class DtlsSession {
   }
 
   /**
-   * Runs the handshake; resolves with the certificate the peer proved it holds the key of. Rejects with
-   * PeerRejectedError when the peer's proof is wrong, LinkConnectError on a timeout, an alert or any other
-   * failure. Sends a fatal alert to the peer when it fails here.
+   * Runs the handshake; resolves with the certificate the peer proved it holds the key of, once the peer's
+   * Finished has been verified. Rejects with PeerRejectedError when the peer's proof is wrong,
+   * DtlsFinishedError when its Finished is, LinkConnectError on a timeout, an alert or any other failure.
+   * Sends a fatal alert to the peer when it fails here.
    */
   handshake(clock: Clock, timeoutMs: number): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
@@ -179,7 +208,12 @@ export class DtlsSession {
         const certificate = failure ? undefined : this.socket.remoteCertificate;
         if (!certificate?.length) {
           const error = failure ?? new PeerRejectedError('the peer presented no certificate');
-          const alert = error instanceof PeerRejectedError ? ALERT_BAD_CERTIFICATE : ALERT_HANDSHAKE_FAILURE;
+          const alert =
+            error instanceof PeerRejectedError
+              ? ALERT_BAD_CERTIFICATE
+              : error instanceof DtlsFinishedError
+                ? error.alert
+                : ALERT_HANDSHAKE_FAILURE;
           void this.sendAlert(ALERT_FATAL, alert).finally(() => this.dispose());
           reject(error);
           return;
@@ -290,7 +324,12 @@ export class DtlsSession {
     if (!fail) return;
     if (isPeerSignatureError(error))
       fail(new PeerRejectedError(`the peer did not prove it holds its certificate's key: ${errorMessage(error)}`));
-    else fail(new LinkConnectError(`DTLS handshake failed: ${errorMessage(error)}`, { cause: error }));
+    else if (errorCode(error) === 'ERR_DTLS_FINISHED') {
+      // the patch names the alert: unexpected_message when too early, decrypt_error otherwise
+      const message = `the peer's DTLS Finished was refused: ${errorMessage(error)}`;
+      const early = (error as { alert?: unknown }).alert === ALERT_UNEXPECTED_MESSAGE;
+      fail(early ? new DtlsUnexpectedFinishedError(message) : new DtlsFinishedMismatchError(message));
+    } else fail(new LinkConnectError(`DTLS handshake failed: ${errorMessage(error)}`, { cause: error }));
   }
 
   private alertReceived(header: RecordHeader, record: Uint8Array): void {
@@ -328,10 +367,12 @@ export class DtlsSession {
   }
 }
 
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
 function isPeerSignatureError(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ERR_DTLS_PEER_SIGNATURE'
-  );
+  return errorCode(error) === 'ERR_DTLS_PEER_SIGNATURE';
 }
 
 function errorMessage(error: unknown): string {
