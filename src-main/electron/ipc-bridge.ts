@@ -5,7 +5,7 @@
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
 import { ELECTRON_EVENT_CHANNEL, ELECTRON_REQUEST_CHANNEL, type Result } from '../../src-shared/ipc/envelope';
 import type { Backend } from '../app/backend';
-import { isOwnUrl } from './window';
+import { isOwnUrl } from './own-url';
 
 export function connectIpcBridge(
   backend: Pick<Backend, 'dispatcher' | 'events'>,

@@ -31,7 +31,7 @@ if (!app.requestSingleInstanceLock()) {
       mainWindow.focus();
     }
   });
-  app.on('web-contents-created', (_event, contents) => hardenWebContents(contents, rendererUrl));
+  app.on('web-contents-created', (_event, contents) => hardenWebContents(contents, rendererUrl, log));
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
@@ -53,7 +53,7 @@ if (!app.requestSingleInstanceLock()) {
 
 async function start(): Promise<void> {
   if (!devServerUrl) serveRenderer(asset('../renderer'));
-  installSessionSecurity(session.defaultSession, rendererUrl, Boolean(devServerUrl));
+  installSessionSecurity(session.defaultSession, rendererUrl, { dev: Boolean(devServerUrl), log });
   backend = await createBackend({
     dataDir: app.getPath('userData'),
     mode: 'electron',

@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const created: { options: Record<string, unknown>; url?: string }[] = [];
 const openExternal = vi.fn();
+const showMessageBox = vi.fn(() => Promise.resolve({ response: 0 }));
 
 vi.mock('electron', () => {
   class BrowserWindow {
@@ -20,12 +21,16 @@ vi.mock('electron', () => {
       this.record.url = url;
       return Promise.resolve();
     }
+    static fromWebContents(): null {
+      return null;
+    }
   }
-  return { BrowserWindow, shell: { openExternal } };
+  return { BrowserWindow, shell: { openExternal }, dialog: { showMessageBox } };
 });
 
-const { createMainWindow, hardenWebContents, installSessionSecurity, isOwnUrl, mainWindowOptions } =
+const { createMainWindow, hardenWebContents, installSessionSecurity, mainWindowOptions } =
   await import('../../../../src-main/electron/window');
+const { isOwnUrl } = await import('../../../../src-main/electron/own-url');
 
 const RENDERER = 'app://renderer/index.html';
 
@@ -37,6 +42,7 @@ function fakeSession() {
     webRequest: { onHeadersReceived: (fn: Handler) => (handlers.headers = fn) },
     setPermissionRequestHandler: (fn: Handler) => (handlers.request = fn),
     setPermissionCheckHandler: (fn: Handler) => (handlers.check = fn),
+    setDevicePermissionHandler: (fn: Handler) => (handlers.device = fn),
   };
   return { session, handlers };
 }
@@ -44,6 +50,7 @@ function fakeSession() {
 beforeEach(() => {
   created.length = 0;
   openExternal.mockReset();
+  showMessageBox.mockClear();
 });
 
 describe('main window', () => {
@@ -107,7 +114,7 @@ describe('session security', () => {
         { getURL: () => requestingUrl },
         permission,
         (ok: boolean) => (granted = ok),
-        { requestingUrl, ...(mediaTypes ? { mediaTypes } : {}) },
+        { requestingUrl, isMainFrame: true, ...(mediaTypes ? { mediaTypes } : {}) },
       );
       return granted;
     };
@@ -118,17 +125,20 @@ describe('session security', () => {
       expect(ask(other, RENDERER), other).toBe(false);
     }
     const check = handlers.check as (...a: unknown[]) => boolean;
-    expect(check(null, 'media', 'app://renderer')).toBe(true);
-    expect(check(null, 'media', 'https://evil.example')).toBe(false);
-    expect(check(null, 'geolocation', 'app://renderer')).toBe(false);
+    const main = { isMainFrame: true, mediaType: 'audio' };
+    expect(check(null, 'media', 'app://renderer', main)).toBe(true);
+    expect(check(null, 'media', 'https://evil.example', main)).toBe(false);
+    expect(check(null, 'geolocation', 'app://renderer', main)).toBe(false);
+    expect((handlers.device as (d: unknown) => boolean)({ deviceType: 'usb', origin: 'app://renderer' })).toBe(false);
   });
 
-  it('denies navigation away, pop-ups and webviews; https links go to the system browser', () => {
+  it('denies navigation away, pop-ups and webviews; https links go to the system browser once confirmed', async () => {
     const listeners: Record<string, Handler> = {};
     let openHandler: ((d: { url: string }) => { action: string }) | undefined;
     const contents = {
       on: (name: string, fn: Handler) => (listeners[name] = fn),
       setWindowOpenHandler: (fn: typeof openHandler) => (openHandler = fn),
+      getURL: () => RENDERER,
     };
     hardenWebContents(contents as never, RENDERER);
     const navigate = (name: string, url: string) => {
@@ -142,10 +152,15 @@ describe('session security', () => {
     expect(navigate('will-redirect', 'https://evil.example/')).toBe(true);
     expect(navigate('will-attach-webview', 'app://renderer/')).toBe(true);
 
-    expect(openHandler?.({ url: 'https://example.com/help' })).toEqual({ action: 'deny' });
-    expect(openExternal).toHaveBeenCalledWith('https://example.com/help');
     expect(openHandler?.({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
     expect(openHandler?.({ url: 'javascript:alert(1)' })).toEqual({ action: 'deny' });
-    expect(openExternal).toHaveBeenCalledTimes(1);
+    expect(showMessageBox).toHaveBeenCalledTimes(1); // the will-navigate to https above
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    showMessageBox.mockResolvedValueOnce({ response: 1 });
+    expect(openHandler?.({ url: 'https://example.com/help' })).toEqual({ action: 'deny' });
+    expect(openExternal).not.toHaveBeenCalled();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(showMessageBox).toHaveBeenCalledTimes(2);
+    expect(openExternal).toHaveBeenCalledExactlyOnceWith('https://example.com/help');
   });
 });
