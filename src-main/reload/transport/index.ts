@@ -17,3 +17,4 @@ export * from './app-attach-ice';
 export * from './app-attach-no-ice';
 export * from './app-attach-memory';
 export * from './certificate-completion';
+export * from './destination-routing';

@@ -39,15 +39,24 @@ import { ErrorResponseError, NoRouteError, RequestTimeoutError } from './errors'
 import type { Topology } from './topology';
 import { LoopbackLink } from './loopback-link';
 import type { CertificateCompletion } from './certificate-completion';
+import { isWildcardNodeId, nextHop, routeReceived, type RoutingView } from './destination-routing';
 
 /** Forwarding option types this implementation understands (none yet beyond the base protocol). */
 const KNOWN_OPTIONS: ReadonlySet<number> = new Set();
 const MAX_REQUEST_LIFETIME_MS = 15_000;
 const TRANSMISSIONS = 5;
 /**
- * Methods whose messages carry no stored data: sent straight to a linked peer they go without our
- * certificate, which the peer saw in the (D)TLS handshake (certificate-completion.ts). Stores, Fetches and
- * the like keep it: their values' signers are looked up in the message's own certificates.
+ * Which certificates a security block carries (RFC 6940 §6.3.4; reload-wire digest §10.4: every certificate the
+ * receiver needs, except root-certs, unless another distribution mechanism gives it to the receiver).
+ * The only other mechanism we count on is the (D)TLS handshake of the link the message travels: a message of
+ * one of these methods whose destination is the peer at the other end of that link (a single hop between
+ * direct neighbours: a request for its Node-ID, or the wildcard, sent over its link; the answer to a request
+ * that came straight from its originator, sent back over the same link) leaves our certificate out. Every
+ * other message carries it: routed ones, answers going back over several hops, and messages whose objects'
+ * signers are looked up in the block (Store, Fetch answers and the like, which also carry those signers').
+ * CERTIFICATE_BY_NODE and remembered certificates (certificate-completion.ts) are a fallback for other
+ * implementations' messages, never a reason to leave ours out. Our signer holds no chain: the trust policy
+ * accepts only certificates issued directly by a root-cert, which every node has from the configuration.
  */
 const BARE_METHODS: ReadonlySet<string> = new Set([
   'ping_req',
@@ -157,6 +166,21 @@ export interface Answer {
   from: ValidatedIdentity;
 }
 
+/** What a handler answered, kept to answer retransmissions equivalently (RFC 6940 §6.2.1). */
+interface AnswerContent {
+  body: Body;
+  certificates: readonly Uint8Array[];
+  extensions: readonly MessageExtension[];
+}
+
+interface CachedAnswer {
+  /** The path the request came along (pathOf): the bytes below are addressed and certified for it. */
+  path: string;
+  bytes: Uint8Array;
+  answer: AnswerContent;
+  expires: number;
+}
+
 interface Pending {
   destination: Destination;
   resolve: (r: Answer) => void;
@@ -169,7 +193,7 @@ export class MessageTransport {
   private loopback: LoopbackLink | undefined;
   private readonly pending = new Map<bigint, Pending>();
   /** Responses we sent, so a retransmitted request gets the same answer (RFC 6940 §6.2.1). */
-  private readonly answered = new Map<bigint, { bytes: Uint8Array; expires: number }>();
+  private readonly answered = new Map<bigint, CachedAnswer>();
   private readonly reassembler: Reassembler;
   /** Our signer without its certificates, for messages that go bare (BARE_METHODS). */
   private readonly bareSigner: Signer;
@@ -185,7 +209,10 @@ export class MessageTransport {
     dropped: {},
   };
 
+  private readonly routingView: RoutingView;
+
   constructor(private readonly o: TransportOptions) {
+    this.routingView = { self: o.nodeId, topology: o.topology, linked: (id) => !!this.linkTo(id) };
     this.ctx = decodeContext({
       maxMessageSize: o.maxMessageSize,
       nodeIdLength: o.nodeIdLength,
@@ -249,25 +276,40 @@ export class MessageTransport {
       options: [],
     };
     const [only] = destinationList;
-    const bare =
-      options.omitOwnCertificate === true ||
-      (this.o.certificates !== undefined &&
-        BARE_METHODS.has(body.method) &&
-        !options.certificates?.length &&
-        destinationList.length === 1 &&
-        only?.type === 'node' &&
-        (options.via ? options.via.peer.nodeIds.some((id) => bytesEqual(id, only.id)) : !!this.linkTo(only.id)));
-    const bytes = signMessage(
-      header,
-      { body, extensions: [...(options.extensions ?? [])] },
-      bare ? this.bareSigner : this.o.signer,
-      { nodeIdLength: this.o.nodeIdLength },
-      options.certificates,
-    );
+    // Our certificate stays out only of a message for the peer at the other end of the link it leaves on (that
+    // peer saw it in the (D)TLS handshake; see BARE_METHODS). Decided per transmission: a retransmission may
+    // have to take a longer way.
+    const mayGoBare =
+      this.o.certificates !== undefined &&
+      BARE_METHODS.has(body.method) &&
+      !options.certificates?.length &&
+      destinationList.length === 1 &&
+      only?.type === 'node';
+    const forPeerOf = (link: Link) =>
+      only?.type === 'node' &&
+      !(link instanceof LoopbackLink) &&
+      (link.peer.nodeIds.some((id) => bytesEqual(id, only.id)) || (isWildcardNodeId(only.id) && link === options.via));
+    const encoded = new Map<boolean, Uint8Array>();
+    const bytesFor = (link: Link): Uint8Array => {
+      const bare = options.omitOwnCertificate === true || (mayGoBare && forPeerOf(link));
+      let bytes = encoded.get(bare);
+      if (!bytes) {
+        bytes = signMessage(
+          header,
+          { body, extensions: [...(options.extensions ?? [])] },
+          bare ? this.bareSigner : this.o.signer,
+          { nodeIdLength: this.o.nodeIdLength },
+          options.certificates,
+        );
+        encoded.set(bare, bytes);
+      }
+      return bytes;
+    };
+    const first = destinationList[0] as Destination;
     // A request sent `via` a link (bootstrap, partition checks) goes over it whatever our table says: the
     // question is what the overlay behind that link answers.
-    const link = options.via ?? this.local(destinationList) ?? this.route(destinationList[0] as Destination);
-    if (!link) return Promise.reject(new NoRouteError(`no route towards ${describe(destinationList[0])}`));
+    const link = options.via ?? this.local(destinationList) ?? this.route(first);
+    if (!link) return Promise.reject(new NoRouteError(`no route towards ${describe(first)}`));
     return new Promise((resolve, reject) => {
       const entry: Pending = { destination: destinationList.at(-1) as Destination, resolve, reject, timer: undefined };
       this.pending.set(transactionId, entry);
@@ -284,7 +326,7 @@ export class MessageTransport {
         // Retransmissions take today's route: the first may have gone to a peer that has failed since.
         const current =
           options.via ?? this.local(destinationList) ?? this.route(destinationList[0] as Destination) ?? link;
-        this.sendOn(current, bytes);
+        this.sendOn(current, bytesFor(current));
         entry.timer = this.o.clock.setTimeout(transmit, this.o.reliabilityTimerMs);
       };
       transmit();
@@ -321,29 +363,26 @@ export class MessageTransport {
       }
       seen.add(key);
     }
-    const list = [...h.destinationList];
-    while (list.length > 0) {
-      const first = list[0] as Destination;
-      if (first.type === 'node') {
-        if (bytesEqual(first.id, this.o.nodeId)) {
-          if (list.length === 1) return this.deliver(bytes, h, from);
-          list.shift();
-          continue;
-        }
-        return this.forward(bytes, view, list, from);
-      }
-      if (first.type === 'resource') {
-        if (list.length !== 1) return this.drop('resource-not-last');
-        if (this.o.topology.isResponsible(first.id)) return this.deliver(bytes, h, from);
-        return this.forward(bytes, view, list, from);
-      }
-      return this.drop('opaque-destination'); // we never compress, so no opaque id can be ours
-    }
+    const decision = routeReceived(h.destinationList, this.visited(h, from), this.routingView);
+    if (decision.action === 'deliver') return this.deliver(bytes, h, from);
+    if (decision.action === 'drop') return this.drop(decision.reason);
+    return this.forward(bytes, view, decision.to, decision.destinations, from);
+  }
+
+  /**
+   * The nodes a received message has been at (its via list, the peer it came from), its originator left out:
+   * a request sent through a first hop of its originator's choosing comes back through the originator when
+   * that hop's route runs there (a partition check asks a bootstrap node to route to our successor).
+   */
+  private visited(h: ForwardingHeader, from: Link): Uint8Array[] {
+    const via = h.viaList.flatMap((d) => (d.type === 'node' ? [d.id] : []));
+    return via.length === 0 ? [] : [...via.slice(1), ...from.peer.nodeIds];
   }
 
   private forward(
     bytes: Uint8Array,
     view: { header: ForwardingHeader; headerLength: number },
+    to: Uint8Array,
     list: Destination[],
     from: Link,
   ): void {
@@ -361,7 +400,7 @@ export class MessageTransport {
       if (isRequest) this.answerError(h, from, ErrorCode.TTL_Exceeded, 'TTL reached 0');
       return this.drop('ttl-exceeded');
     }
-    const next = this.route(list[0] as Destination);
+    const next = this.linkTo(to);
     if (!next) return this.drop('no-route');
     const previous = from.peer.nodeIds[0] as Uint8Array;
     const rewritten = replaceHeader(
@@ -464,7 +503,12 @@ export class MessageTransport {
     const h = message.header;
     const cached = this.answered.get(h.transactionId);
     if (cached && cached.expires > this.o.clock.now()) {
-      this.sendOn(from, cached.bytes);
+      // A retransmission that came another way (a hop failed meanwhile) gets the same answer, addressed back
+      // along its own path and carrying the certificates that path needs.
+      this.sendOn(
+        from,
+        cached.path === pathOf(h, from) ? cached.bytes : this.answerBytes(h, from, cached.answer, signer),
+      );
       return;
     }
     let reply: Body;
@@ -518,31 +562,51 @@ export class MessageTransport {
         }
       }
     }
-    let bytes = this.responseBytes(
-      h,
-      from,
-      reply,
-      responseCertificates,
-      reply.method === 'error' ? [] : responseExtensions,
-    );
-    if (h.maxResponseLength !== 0 && bytes.length > h.maxResponseLength) {
-      bytes = this.responseBytes(
-        h,
-        from,
-        errorBody(ErrorCode.Response_Too_Large, `response of ${bytes.length} bytes exceeds ${h.maxResponseLength}`),
-      );
-    }
-    this.answered.set(h.transactionId, { bytes, expires: this.o.clock.now() + MAX_REQUEST_LIFETIME_MS });
+    const answer: AnswerContent = {
+      body: reply,
+      certificates: responseCertificates,
+      extensions: reply.method === 'error' ? [] : responseExtensions,
+    };
+    const bytes = this.answerBytes(h, from, answer, signer);
+    this.answered.set(h.transactionId, {
+      path: pathOf(h, from),
+      bytes,
+      answer,
+      expires: this.o.clock.now() + MAX_REQUEST_LIFETIME_MS,
+    });
     this.pruneAnswered();
     this.sendOn(from, bytes);
+  }
+
+  /** The answer's bytes for this path; Error_Response_Too_Large when they exceed the request's limit. */
+  private answerBytes(
+    h: ForwardingHeader,
+    from: Link,
+    answer: AnswerContent,
+    requester: ValidatedIdentity,
+  ): Uint8Array {
+    const bytes = this.responseBytes(h, from, answer.body, answer.certificates, answer.extensions, requester);
+    if (h.maxResponseLength === 0 || bytes.length <= h.maxResponseLength) return bytes;
+    return this.responseBytes(
+      h,
+      from,
+      errorBody(ErrorCode.Response_Too_Large, `response of ${bytes.length} bytes exceeds ${h.maxResponseLength}`),
+      [],
+      [],
+      requester,
+    );
   }
 
   private settle(message: DecodedMessage, signer: ValidatedIdentity): void {
     const pending = this.pending.get(message.header.transactionId);
     if (!pending) return this.drop('unexpected-response');
-    // A response to a request for a Node-ID must come from that node (RFC 6940 §6.3.4).
+    // A response to a request for a Node-ID must come from that node, unless it went to the wildcard (§6.3.4).
     const target = pending.destination;
-    if (target.type === 'node' && !signer.nodeIds.some((id) => bytesEqual(id, target.id))) {
+    if (
+      target.type === 'node' &&
+      !isWildcardNodeId(target.id) &&
+      !signer.nodeIds.some((id) => bytesEqual(id, target.id))
+    ) {
       if (message.contents.code !== MessageCode.error) return this.drop('response-from-wrong-node');
     }
     this.pending.delete(message.header.transactionId);
@@ -575,6 +639,8 @@ export class MessageTransport {
     body: Body,
     certificates: readonly Uint8Array[] = [],
     extensions: readonly MessageExtension[] = [],
+    /** Who signed the request (verified); undefined for requests answered before verification. */
+    requester?: ValidatedIdentity,
   ): Uint8Array {
     const back: Destination[] = [
       { type: 'node', id: from.peer.nodeIds[0] as Uint8Array },
@@ -591,13 +657,17 @@ export class MessageTransport {
       destinationList: back,
       options: [],
     };
-    // Straight back over the link the request came on (no via list): the requester saw our certificate.
+    // Straight back over the link the request came on, to the peer that signed it: it saw our certificate in
+    // that link's handshake (BARE_METHODS). An empty via list alone does not show that the link's peer
+    // originated the request: a forwarder may keep per-transaction state instead of via entries (§6.1.2).
     const bare =
       this.o.certificates !== undefined &&
       BARE_METHODS.has(body.method) &&
       certificates.length === 0 &&
       request.viaList.length === 0 &&
-      !(from instanceof LoopbackLink);
+      !(from instanceof LoopbackLink) &&
+      requester !== undefined &&
+      bytesEqual(requester.certificate.der, from.peer.certificate.der);
     return signMessage(
       header,
       { body, extensions: [...extensions] },
@@ -616,8 +686,9 @@ export class MessageTransport {
   private local(destinationList: Destination[]): Link | undefined {
     const [only] = destinationList;
     if (destinationList.length !== 1 || !only) return undefined;
+    // We are responsible for the wildcard too (§6.1.1); sent to a neighbour it goes `via` its link.
     const mine =
-      (only.type === 'node' && bytesEqual(only.id, this.o.nodeId)) ||
+      (only.type === 'node' && (bytesEqual(only.id, this.o.nodeId) || isWildcardNodeId(only.id))) ||
       (only.type === 'resource' && this.o.topology.isResponsible(only.id));
     if (!mine) return undefined;
     if (!this.loopback || this.loopback.closed) {
@@ -635,9 +706,8 @@ export class MessageTransport {
       if (direct && !direct.closed) return direct;
     }
     if (first.type !== 'node' && first.type !== 'resource') return undefined;
-    const hop = this.o.topology.nextHop(first.id);
-    const link = hop ? this.links.get(toHex(hop)) : undefined;
-    return link && !link.closed ? link : undefined;
+    const hop = nextHop(first.id, [], this.routingView);
+    return hop && hop !== 'loop' ? this.linkTo(hop) : undefined;
   }
 
   private sendOn(link: Link, bytes: Uint8Array): void {
@@ -674,6 +744,11 @@ function errorBody(errorCode: number, info: string): Body {
 function peekCode(bytes: Uint8Array, headerLength: number, h: ForwardingHeader): number {
   if ((h.fragment & 0x00ffffff) !== 0 || bytes.length < headerLength + 2) return 0;
   return ((bytes[headerLength] as number) << 8) | (bytes[headerLength + 1] as number);
+}
+
+/** A request's path to us: its via list and the peer it came from. */
+function pathOf(h: ForwardingHeader, from: Link): string {
+  return [...h.viaList.map(describe), ...from.peer.nodeIds.map(toHex)].join(' ');
 }
 
 function describe(d: Destination | undefined): string {
