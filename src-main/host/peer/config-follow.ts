@@ -2,10 +2,12 @@
  * The headless peer's side of ConfigUpdate (docs/decisions.md): logs every configuration the node applies
  * (and what only a restart or rejoin would apply), and when another peer holds a newer configuration than
  * ours, fetches the document again from the --config URL and installs it; with a --config file, it logs
- * that the file is behind (the operator's file is never rewritten).
+ * that the file is behind (the operator's file is never rewritten). A document too large for a ConfigUpdate
+ * under its own max-message-size (not one `overlay init` writes) is worth a warning: peers with an older
+ * configuration cannot be sent it and must refetch it.
  */
 import type { Logger } from '../../common/logger';
-import { fetchConfigurationText } from '../../reload/config';
+import { configUpdateFits, fetchConfigurationText } from '../../reload/config';
 import type { ReloadNode } from '../../reload/node';
 
 export interface FollowOptions {
@@ -23,7 +25,16 @@ export function followConfiguration(node: ReloadNode, o: FollowOptions): () => v
     o.fetchText ??
     (async (url: string) => (await fetchConfigurationText({ overlayName: new URL(url).hostname, url })).text);
   let fetching = false;
+  const checkSize = (document: string | undefined, maxMessageSize: number | undefined) => {
+    if (document === undefined || maxMessageSize === undefined || configUpdateFits(document, maxMessageSize)) return;
+    o.log.warn('the configuration document is too large for a ConfigUpdate: peers with an older one must refetch it', {
+      bytes: Buffer.byteLength(document),
+      maxMessageSize,
+    });
+  };
+  checkSize(node.configuration.document, node.configuration.current?.maxMessageSize);
   const offChanged = node.onConfigurationChanged((change) => {
+    checkSize(change.document, change.configuration.maxMessageSize);
     o.log.info('configuration updated', {
       cause: change.cause,
       ...(change.from ? { from: change.from } : {}),

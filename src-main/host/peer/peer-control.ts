@@ -1,7 +1,8 @@
 /**
  * `npm run peer -- --control`: JSON-line commands on stdin, one JSON-line answer each on stdout (with the
  * command's `tag` echoed). For operators' scripts and the multi-process tests. Commands:
- *   {"cmd":"status"}                          the node's status object
+ *   {"cmd":"status"}                          the node's status object, and its configuration (sequence, size
+ *                                             of the document, ConfigUpdate counters)
  *   {"cmd":"lookup","id":"<32 hex>"}          Ping that Resource-ID: who answered, over how many hops
  *   {"cmd":"store","kind":3,"resource":"<name>","key":"<text>","index":1,"value":"<base64>","lifetime":600}
  *                                             sign and store one value (dictionary key / array index, default 0
@@ -9,9 +10,10 @@
  *   {"cmd":"fetch","kind":3,"resource":"<name>"} fetch every value of that Kind (signatures checked)
  *   {"cmd":"leave"}                           leave the overlay and exit
  * `resource` is a Resource Name: the Resource-ID is its hash (RFC 6940 §5.2).
- * Malformed lines get {"ok":false,"error":...} naming the problem; nothing is ignored silently.
+ * Malformed lines get {"ok":false,"error":...} naming the problem; nothing is ignored silently. A line may
+ * hold at most 64 KiB: a longer one is answered with ControlLineTooLongError as soon as it passes the limit,
+ * and its bytes are dropped as they arrive, up to the next newline (never buffered whole).
  */
-import { createInterface } from 'node:readline';
 import type { ReloadNode } from '../../reload/node';
 import { resourceIdFor } from '../../reload/crypto';
 import { fromHex, toHex, type ModelSpecifier, type StoredDataValue } from '../../reload/wire';
@@ -20,6 +22,83 @@ export class ControlCommandError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ControlCommandError';
+  }
+}
+
+/** A control line longer than MAX_CONTROL_LINE_BYTES. */
+export class ControlLineTooLongError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`a command line may hold at most ${maxBytes} bytes; the rest of this line is ignored`);
+    this.name = 'ControlLineTooLongError';
+  }
+}
+
+/** Far above any command (a store's base64 value is bounded by the Kind's max-size anyway). */
+export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
+
+/**
+ * Splits a byte stream into lines of at most `maxBytes` bytes (CR LF or LF; UTF-8 decoded per whole line).
+ * Holds no more than `maxBytes` of the current line; an over-long line is reported once and skipped.
+ */
+export class ControlLineReader {
+  private pieces: Uint8Array[] = [];
+  private held = 0;
+  private discarding = false;
+  private readonly maxBytes: number;
+
+  constructor(
+    private readonly o: {
+      line: (text: string) => void;
+      tooLong: (error: ControlLineTooLongError) => void;
+      maxBytes?: number;
+    },
+  ) {
+    this.maxBytes = o.maxBytes ?? MAX_CONTROL_LINE_BYTES;
+  }
+
+  /** Bytes of the current line held so far. */
+  get bufferedBytes(): number {
+    return this.held;
+  }
+
+  push(chunk: Uint8Array): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (!this.discarding) {
+        if (this.held + end - start > this.maxBytes) {
+          this.reset();
+          this.discarding = true;
+          this.o.tooLong(new ControlLineTooLongError(this.maxBytes));
+        } else if (end > start) {
+          // A copy: a view would keep the whole chunk alive.
+          this.pieces.push(chunk.slice(start, end));
+          this.held += end - start;
+        }
+      }
+      if (newline === -1) return;
+      this.finishLine();
+      start = newline + 1;
+    }
+  }
+
+  /** The input ended: a last line without a newline still counts. */
+  end(): void {
+    if (this.held > 0) this.finishLine();
+  }
+
+  private finishLine(): void {
+    const skipped = this.discarding;
+    const text = skipped ? '' : Buffer.concat(this.pieces, this.held).toString('utf8').replace(/\r$/, '');
+    this.reset();
+    if (!skipped) this.o.line(text);
+  }
+
+  private reset(): void {
+    this.pieces = [];
+    this.held = 0;
+    this.discarding = false;
   }
 }
 
@@ -55,8 +134,17 @@ function kindAndResource(node: ReloadNode, command: Command) {
 
 export async function runControlCommand(node: ReloadNode, command: Command): Promise<Record<string, unknown>> {
   switch (command.cmd) {
-    case 'status':
-      return { status: node.status() };
+    case 'status': {
+      const document = node.configuration.document;
+      return {
+        status: node.status(),
+        configuration: {
+          sequence: node.transport.configSequence,
+          ...(document === undefined ? {} : { documentBytes: Buffer.byteLength(document) }),
+          counters: { ...node.configuration.counters },
+        },
+      };
+    }
     case 'lookup': {
       const id = hexId(command.id, 'id', node.nodeId.length);
       const started = performance.now();
@@ -112,18 +200,22 @@ export async function runControlCommand(node: ReloadNode, command: Command): Pro
   }
 }
 
-/** `node` may be a getter: a local-overlay peer changes nodes when it rejoins (undefined meanwhile). */
+/**
+ * `node` may be a getter: a local-overlay peer changes nodes when it rejoins (undefined meanwhile). `input`:
+ * where the commands come from (standard input).
+ */
 export function runPeerControl(
   node: ReloadNode | (() => ReloadNode | undefined),
   out: (value: unknown) => void,
   leave: () => void,
+  input: NodeJS.ReadableStream = process.stdin,
 ): void {
   const current = () => {
     const n = typeof node === 'function' ? node() : node;
     if (!n) throw new ControlCommandError('the peer is rejoining the overlay; try again');
     return n;
   };
-  createInterface({ input: process.stdin }).on('line', (line) => {
+  const onLine = (line: string) => {
     if (!line.trim()) return;
     let command: Command;
     try {
@@ -144,5 +236,11 @@ export function runPeerControl(
         (result) => out({ ok: true, cmd: command.cmd, ...tag, ...result }),
         (error: Error) => out({ ok: false, cmd: command.cmd, ...tag, error: `${error.name}: ${error.message}` }),
       );
+  };
+  const reader = new ControlLineReader({
+    line: onLine,
+    tooLong: (error) => out({ ok: false, error: `${error.name}: ${error.message}` }),
   });
+  input.on('data', (chunk: Buffer | string) => reader.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+  input.on('end', () => reader.end());
 }

@@ -26,6 +26,7 @@ import type { Logger } from '../../common/logger';
 import type { Clock } from '../clock';
 import {
   acceptConfigurationDocument,
+  CONFIG_UPDATE_ALLOWANCE,
   CONFIG_UPDATE_ANY_SEQUENCE,
   ConfigurationError,
   ConfigurationExpiredError,
@@ -113,9 +114,6 @@ export interface ConfigUpdateOptions {
   /** Least time between two ConfigUpdates to one node, and between two onStale events (default 60 s). */
   intervalMs?: number;
 }
-
-/** Room a ConfigUpdate needs besides the document: header, route, body lengths, security block with our certificate. */
-const MESSAGE_ALLOWANCE = 2048;
 
 const REJOIN: readonly [string, (c: OverlayConfiguration) => unknown][] = [
   ['instance-name', (c) => c.instanceName],
@@ -250,8 +248,9 @@ export class ConfigUpdateService {
   mismatch(m: ConfigMismatch): void {
     if (m.sequence === CONFIG_UPDATE_ANY_SEQUENCE) return; // only a ConfigUpdate may carry it: says nothing
     if (m.stale === 'peer') {
-      // Deferred, so the error answer to the stale node's request leaves first.
-      queueMicrotask(() => void this.pushTo(m.nodeId, m.route));
+      // Sent before our error answer leaves: a stale peer that is joining closes its bootstrap link on that
+      // answer, and would never receive the document (a later push waits out the rate limit).
+      void this.pushTo(m.nodeId, m.route);
       return;
     }
     const ours = this.o.transport.configSequence;
@@ -282,7 +281,7 @@ export class ConfigUpdateService {
     if (this.lastPush.size > 1024)
       for (const [id, at] of this.lastPush) if (now - at >= this.interval) this.lastPush.delete(id);
     const configData = utf8.encode(this.doc);
-    if (configData.length + MESSAGE_ALLOWANCE > this.o.maxMessageSize) {
+    if (configData.length + CONFIG_UPDATE_ALLOWANCE > this.o.maxMessageSize) {
       this.counters.pushesTooLarge++;
       this.o.log.warn('configuration document too large for a ConfigUpdate; the stale node must refetch it', {
         node: key,
