@@ -26,3 +26,16 @@ export function parsePort(value: string | undefined, flag: string): number {
   }
   return Number(value);
 }
+
+/**
+ * Stored text as a terminal may show it: control, line-separator and bidi characters (escape sequences that
+ * rewrite the operator's screen, names that display as others) are printed as \uXXXX escapes. User names
+ * stored before the user-name rule could hold them.
+ */
+export function printableForTerminal(name: string): string {
+  return name.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

@@ -3,16 +3,19 @@
  *   init <overlay-name> [--self-signed] [--rsa|--ecdsa] [--dir D] [--host H] [--port P]
  *        [--enrollment-url URL] [--bootstrap ADDR:PORT]... [--validity-days N]
  *   serve [--dir D] [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
- *   add-user <user@domain> --password-stdin [--dir D]
+ *   add-user <user@domain> --password-stdin [--dir D]   (the rule: reload/identity/user-name.ts, in the
+ *        overlay's domain)
  *   list-users [--dir D]
  *   remove-user <user@domain> [--dir D]
  * Logs are JSON lines on stderr; results a person reads go to stdout.
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { InputTooLargeError, readStreamBounded } from '../common/bounded-read';
 import { createLogger, parseLogLevel } from '../common/logger';
+import { checkUserName, UserNameError } from '../reload';
 import { AccountError, AccountStore } from './enrollment/account-store';
-import { CliUsageError, parsePort } from './cli-args';
+import { CliUsageError, parsePort, printableForTerminal } from './cli-args';
 import { OverlayDir, OverlayDirError } from './overlay/overlay-dir';
 import { startOverlayServer } from './overlay/overlay-server';
 
@@ -20,16 +23,18 @@ const USAGE = `usage: npm run overlay -- <command> [options]
   init <overlay-name> [--self-signed] [--rsa|--ecdsa] [--dir DIR] [--host 127.0.0.1] [--port 6084]
        [--enrollment-url https://...] [--bootstrap ADDR:PORT]... [--validity-days 90]
   serve [--dir DIR] [--host HOST] [--port PORT]
-  add-user <user@domain> --password-stdin [--dir DIR]
+  add-user <user@domain> --password-stdin [--dir DIR]    lowercase a-z 0-9 . _ + -, domain = the overlay's name
   list-users [--dir DIR]
   remove-user <user@domain> [--dir DIR]`;
 
+/** The password on standard input, read no further than any password could need (the store takes 1024). */
 async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
+  try {
+    return (await readStreamBounded(process.stdin, 4096, '--password-stdin')).replace(/\r?\n$/, '');
+  } catch (error) {
+    if (error instanceof InputTooLargeError) throw new CliUsageError(error.message);
+    throw error;
+  }
 }
 
 function bootstrap(value: string): { address: string; port: number } {
@@ -39,9 +44,20 @@ function bootstrap(value: string): { address: string; port: number } {
   return { address: match[1] as string, port: parsePort(match[2], '--bootstrap') };
 }
 
+/** add-user's name must pass the shared user-name rule in the overlay's domain; a refusal is a usage error. */
+function checkNewUserName(name: string, domain: string): void {
+  try {
+    checkUserName(name, { domain, field: 'add-user <user@domain>' });
+  } catch (error) {
+    if (error instanceof UserNameError) throw new CliUsageError(error.message);
+    throw error;
+  }
+}
+
 export async function runOverlayCli(
   argv: string[],
   out: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+  readPassword: () => Promise<string> = readStdin,
 ): Promise<void> {
   let parsed;
   try {
@@ -123,10 +139,12 @@ export async function runOverlayCli(
     case 'list-users':
     case 'remove-user': {
       const overlay = await OverlayDir.open(values.dir ?? dirFor());
-      const accounts = new AccountStore(overlay.path('accounts'));
+      if (command === 'add-user' && arg) checkNewUserName(arg, overlay.settings.overlay);
+      const accounts = new AccountStore(overlay.path('accounts'), { domain: overlay.settings.overlay });
       try {
         if (command === 'list-users') {
-          for (const u of accounts.listUsers()) out(`${u.username}\t${u.createdAt}\t${u.nodeIds.join(',') || '-'}`);
+          for (const u of accounts.listUsers())
+            out(`${printableForTerminal(u.username)}\t${u.createdAt}\t${u.nodeIds.join(',') || '-'}`);
           return;
         }
         if (!arg) throw new CliUsageError(`${command} needs a user name, e.g. alice@${overlay.settings.overlay}`);
@@ -140,7 +158,7 @@ export async function runOverlayCli(
             'add-user reads the password from standard input: pass --password-stdin (never on the command line)',
           );
         }
-        await accounts.addUser(arg, await readStdin());
+        await accounts.addUser(arg, await readPassword());
         out(`added ${arg}`);
       } finally {
         accounts.close();

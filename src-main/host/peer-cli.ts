@@ -10,17 +10,19 @@
  * `--status-interval` seconds. SIGINT/SIGTERM leave the overlay gracefully. With `--control` it also reads
  * JSON-line commands on stdin and answers on stdout (docs/operators.md lists them).
  */
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { InputTooLargeError, readFileBounded } from '../common/bounded-read';
 import { createLogger, parseLogLevel, type Logger } from '../common/logger';
 import type { ReloadNode, ReloadNodeStatus } from '../reload/node';
 import {
   acceptConfigurationDocument,
   fetchConfigurationText,
   localOverlayConfiguration,
+  MAX_CONFIG_BYTES,
   parseConfigurationDocument,
 } from '../reload/config';
-import { createSelfSignedIdentity, generateIdentityKeys, importIdentity, USER_NAME } from '../reload/identity';
+import { checkUserName, createSelfSignedIdentity, generateIdentityKeys, UserNameError } from '../reload/identity';
+import { openIdentityFile } from '../app/identity/identity-file-on-disk';
 import { CliUsageError, parseCli, parsePort } from './cli-args';
 import { startLocalPeer, type LocalPeerOptions } from './peer/local-peer';
 import { runPeerControl } from './peer/peer-control';
@@ -44,11 +46,18 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
   return { host: match[1] as string, port: parsePort(match[2], flag) };
 }
 
-/** A file named on the command line; unreadable means a usage error naming the flag, not a stack trace. */
-async function readInput(path: string, flag: string): Promise<string> {
+/** How much of a password file is read: far more than any password (the enrollment server takes 1024). */
+const MAX_PASSWORD_FILE_BYTES = 4096;
+
+/**
+ * A file named on the command line, read no further than `maxBytes`; unreadable or too long means a usage
+ * error naming the flag, not a stack trace (nor a peer that reads `/dev/zero` until memory runs out).
+ */
+async function readInput(path: string, flag: string, maxBytes: number): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFileBounded(path, maxBytes, `${flag} ${path}`);
   } catch (error) {
+    if (error instanceof InputTooLargeError) throw new CliUsageError(error.message);
     throw new CliUsageError(`${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
@@ -59,7 +68,7 @@ async function loadConfiguration(source: string) {
     const { text } = await fetchConfigurationText({ overlayName: url.hostname, url: source });
     return { config: acceptConfigurationDocument(text, { overlayName: url.hostname }), text };
   }
-  const text = await readInput(source, '--config');
+  const text = await readInput(source, '--config', MAX_CONFIG_BYTES);
   // A file the operator named: its own signers vouch for it (as for a first download).
   const [first] = parseConfigurationDocument(text);
   if (!first) throw new CliUsageError(`--config ${source} holds no <configuration>`);
@@ -107,8 +116,14 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   const joinWindow = values['join-window'] === undefined ? undefined : Number(values['join-window']);
   if (joinWindow !== undefined && (!Number.isFinite(joinWindow) || joinWindow < 0 || joinWindow > 60))
     throw new CliUsageError('--join-window must be seconds from 0 to 60');
-  if (values.user !== undefined && !USER_NAME.test(values.user))
-    throw new CliUsageError(`--user must be a user name like alice@example.com (got "${values.user}")`);
+  if (values.user !== undefined) {
+    try {
+      checkUserName(values.user, { field: '--user' });
+    } catch (error) {
+      if (error instanceof UserNameError) throw new CliUsageError(`${error.message} (e.g. alice@example.com)`);
+      throw error;
+    }
+  }
   const interval = values['status-interval'] ? Number(values['status-interval']) : 30;
   if (!Number.isFinite(interval) || interval < 0) throw new CliUsageError('--status-interval must be seconds ≥ 0');
   const refresh = values['refresh-interval'] ? Number(values['refresh-interval']) : 300;
@@ -125,11 +140,19 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   if (values.identity) {
     const passwordFile = values['password-file'];
     const password = passwordFile
-      ? (await readInput(passwordFile, '--password-file')).replace(/\r?\n$/, '')
+      ? (await readInput(passwordFile, '--password-file', MAX_PASSWORD_FILE_BYTES)).replace(/\r?\n$/, '')
       : process.env.RELOAD_IDENTITY_PASSWORD;
     if (!password)
       throw new CliUsageError('--identity needs --password-file FILE (or RELOAD_IDENTITY_PASSWORD in the environment)');
-    ({ privateKey, chain } = importIdentity(await readInput(values.identity, '--identity'), password));
+    // An identity file of the old, cheaper encryption is rewritten in the current one (issue 10).
+    const opened = await openIdentityFile(values.identity, password);
+    ({ privateKey, chain } = opened);
+    if (opened.rewritten) log.info('identity file re-encrypted', { file: values.identity });
+    if (opened.rewriteError)
+      log.warn('identity file left in its old encryption', {
+        file: values.identity,
+        error: opened.rewriteError.message,
+      });
   } else {
     if (!config.selfSignedPermitted)
       throw new CliUsageError(`overlay ${config.instanceName} does not permit self-signed identities`);

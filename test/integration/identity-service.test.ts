@@ -16,6 +16,8 @@ import {
   CertificateRejectedError,
   fetchConfiguration,
   IdentityFileError,
+  UserNameCharacterError,
+  UserNameDomainError,
   type OverlayConfiguration,
 } from '../../src-main/reload';
 import { memoryLogger, tempDir } from '../support/fixtures';
@@ -113,5 +115,16 @@ describe('device identity', () => {
     const self = await service.createSelfSigned({ config: open, userName: `frank@${OVERLAY}` });
     expect(self.validated.selfSigned).toBe(true);
     await service.forget(OVERLAY, `frank@${OVERLAY}`);
+  });
+
+  it('refuses a user name outside the user-name rule before making a key or asking the server', async () => {
+    const open = { ...config, selfSignedPermitted: true, selfSignedDigest: 'sha256' as const };
+    await expect(service.createSelfSigned({ config: open, userName: `<img/src=x>@${OVERLAY}` })).rejects.toThrow(
+      UserNameCharacterError,
+    );
+    await expect(
+      service.enroll({ config, userName: 'erin@elsewhere.example', password: 'a long enough password' }),
+    ).rejects.toThrow(UserNameDomainError);
+    expect(await service.load(open, `<img/src=x>@${OVERLAY}`)).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import { createPrivateKey } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  checkUserName,
   createSelfSignedIdentity,
   enroll,
   exportIdentity,
@@ -75,6 +76,8 @@ export class IdentityService {
     const { config } = params;
     const url = config.enrollmentServers[0];
     if (!url) throw new IdentityModeError(`overlay ${config.instanceName} has no enrollment-server`);
+    // The enrollment server applies the same rule; refusing here spares a key generation and a round trip.
+    checkUserName(params.userName, { field: 'userName', domain: config.instanceName });
     const keys = await generateIdentityKeys(params.algorithm ?? 'ecdsa');
     const { certificate, identity } = await enroll({
       url,

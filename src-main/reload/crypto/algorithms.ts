@@ -4,6 +4,7 @@
  * are verified for legacy peers but never chosen for signing.
  */
 import type { KeyObject } from 'node:crypto';
+import { keyWeakness } from '../identity/key-strength';
 import { HashAlgorithm, SignatureAlgorithm, type SignatureAndHashAlgorithm } from '../wire';
 
 export type NodeHashName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
@@ -32,23 +33,23 @@ export function hashCode(name: NodeHashName): number {
   return HashAlgorithm[name];
 }
 
-/** What a key of this type signs with; SHA-256 always. */
+/** What a key of this type signs with; SHA-256 always. Keys key-strength.ts refuses never sign. */
 export function signingAlgorithmFor(key: KeyObject): SignatureAndHashAlgorithm {
-  if (key.asymmetricKeyType === 'rsa') return { hash: HashAlgorithm.sha256, signature: SignatureAlgorithm.rsa };
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
-    return { hash: HashAlgorithm.sha256, signature: SignatureAlgorithm.ecdsa };
-  }
-  throw new UnsupportedAlgorithmError(
-    `keys of type ${key.asymmetricKeyType ?? '?'}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''} cannot sign RELOAD messages; use RSA or ECDSA P-256`,
-  );
+  const weak = keyWeakness(key);
+  if (weak) throw new UnsupportedAlgorithmError(`this key cannot sign RELOAD messages: ${weak.message}`);
+  return key.asymmetricKeyType === 'rsa'
+    ? { hash: HashAlgorithm.sha256, signature: SignatureAlgorithm.rsa }
+    : { hash: HashAlgorithm.sha256, signature: SignatureAlgorithm.ecdsa };
 }
 
-/** Whether `key` can check a signature made with `algorithm` (hash supported, key type matching). */
+/**
+ * Whether `key` can check a signature made with `algorithm`: hash supported, key type matching, and the key
+ * as strong as key-strength.ts demands (the trust policy refused its certificate already; this holds for
+ * any key a caller passes in).
+ */
 export function keyMatches(algorithm: SignatureAndHashAlgorithm, key: KeyObject): boolean {
-  if (!HASH_NAMES.has(algorithm.hash)) return false;
+  if (!HASH_NAMES.has(algorithm.hash) || keyWeakness(key)) return false;
   if (algorithm.signature === SignatureAlgorithm.rsa) return key.asymmetricKeyType === 'rsa';
-  if (algorithm.signature === SignatureAlgorithm.ecdsa) {
-    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
-  }
+  if (algorithm.signature === SignatureAlgorithm.ecdsa) return key.asymmetricKeyType === 'ec';
   return false;
 }

@@ -4,12 +4,14 @@
  * issues a certificate with an empty subject, one reload:// URI per Node-ID and the user name as the only
  * rfc822Name. Also the overlay's root and self-signed identities.
  */
-import { randomBytes, type webcrypto } from 'node:crypto';
+import { createPublicKey, KeyObject, randomBytes, type webcrypto } from 'node:crypto';
 import { nodeIdUri } from '../wire';
-import { CsrRejectedError } from './errors';
+import { CsrRejectedError, WeakCertificateError, WeakCsrError } from './errors';
+import { keyWeakness, signatureAlgorithmWeakness } from './key-strength';
 import { SIGNING_ALGORITHMS, type IdentityKeys, type KeyAlgorithm } from './keys';
 import { selfSignedNodeIds, type SelfSignedDigest } from './node-id';
 import { x509 } from './x509';
+import { checkUserName } from './user-name';
 
 export interface CertificateAuthority {
   keys: IdentityKeys;
@@ -21,9 +23,6 @@ export interface CsrInfo {
   userNames: string[];
   algorithm: KeyAlgorithm;
 }
-
-/** A user name RELOAD can carry: user@domain, printable, no NUL or spaces. */
-export const USER_NAME = /^[^\s@\p{Cc}]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/u;
 
 function randomSerial(): string {
   const bytes = randomBytes(16);
@@ -41,14 +40,25 @@ export async function createCsr(keys: IdentityKeys, userName: string): Promise<U
   return new Uint8Array(csr.rawData);
 }
 
-/** Parses a CSR and checks that its key signed it. */
+/** The public key as a Node KeyObject, for the strength rule. */
+function keyObjectOf(publicKey: x509.PublicKey | webcrypto.CryptoKey): KeyObject {
+  if (publicKey instanceof x509.PublicKey)
+    return createPublicKey({ key: Buffer.from(publicKey.rawData), format: 'der', type: 'spki' });
+  return KeyObject.from(publicKey as Parameters<typeof KeyObject.from>[0]);
+}
+
+/** Parses a CSR, checks its key and signature algorithm against key-strength.ts, and that its key signed it. */
 export async function readCsr(der: Uint8Array): Promise<CsrInfo> {
   let csr: x509.Pkcs10CertificateRequest;
+  let key: KeyObject;
   try {
     csr = new x509.Pkcs10CertificateRequest(der);
+    key = keyObjectOf(csr.publicKey);
   } catch (error) {
     throw new CsrRejectedError('unparseable', `not a PKCS#10 request: ${(error as Error).message}`);
   }
+  const weak = keyWeakness(key) ?? signatureAlgorithmWeakness(der);
+  if (weak) throw new WeakCsrError(weak.field, `the CSR is refused: ${weak.message}`);
   let verified = false;
   try {
     verified = await csr.verify();
@@ -56,15 +66,8 @@ export async function readCsr(der: Uint8Array): Promise<CsrInfo> {
     verified = false;
   }
   if (!verified) throw new CsrRejectedError('bad-signature', 'the CSR is not signed by the key it carries');
-  const algorithmName = (csr.publicKey.algorithm as { name?: string }).name;
-  const algorithm: KeyAlgorithm | undefined =
-    algorithmName === 'RSASSA-PKCS1-v1_5' || algorithmName === 'RSA-PSS' || algorithmName === 'RSA-OAEP'
-      ? 'rsa'
-      : algorithmName === 'ECDSA' && (csr.publicKey.algorithm as { namedCurve?: string }).namedCurve === 'P-256'
-        ? 'ecdsa'
-        : undefined;
-  if (!algorithm)
-    throw new CsrRejectedError('key-type', `the CSR key must be RSA or ECDSA P-256, not ${algorithmName ?? 'unknown'}`);
+  // key-strength.ts let through only RSA and ECDSA P-256.
+  const algorithm: KeyAlgorithm = key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ecdsa';
   const userNames = csr.extensions
     .filter((e) => e.type === '2.5.29.17') // subjectAltName
     .flatMap((e) => new x509.SubjectAlternativeNameExtension(e.rawData).names.toJSON())
@@ -73,11 +76,18 @@ export async function readCsr(der: Uint8Array): Promise<CsrInfo> {
   return { publicKey: csr.publicKey, userNames, algorithm };
 }
 
+/** Our own certificates (CA, self-signed) are held to the rule the trust policy will apply to them. */
+function refuseWeakOwnKey(keys: IdentityKeys): void {
+  const weak = keyWeakness(keys.publicKey);
+  if (weak) throw new WeakCertificateError(weak.field, `refusing to make a certificate for this key: ${weak.message}`);
+}
+
 export async function createCertificateAuthority(
   keys: IdentityKeys,
   overlay: string,
   validDays: number,
 ): Promise<CertificateAuthority> {
+  refuseWeakOwnKey(keys);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -110,6 +120,8 @@ export interface IssueRequest {
 export async function issueCertificate(
   req: IssueRequest,
 ): Promise<{ der: Uint8Array; serial: string; notAfter: Date }> {
+  const weak = keyWeakness(keyObjectOf(req.publicKey));
+  if (weak) throw new WeakCsrError(weak.field, `refusing to certify this key: ${weak.message}`);
   const now = Date.now();
   const notAfter = new Date(now + req.validDays * 86_400_000);
   const serial = randomSerial();
@@ -150,6 +162,9 @@ export async function createSelfSignedIdentity(
   validDays: number,
   count = 1,
 ): Promise<{ der: Uint8Array; nodeIds: Uint8Array[] }> {
+  // Nobody vouches for a self-signed name, so at least it follows the one rule (no markup, one spelling).
+  checkUserName(userName, { field: 'userName' });
+  refuseWeakOwnKey(keys);
   const spki = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
   const nodeIds = selfSignedNodeIds(spki, digest, nodeIdLength, count);
   const now = Date.now();

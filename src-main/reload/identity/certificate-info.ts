@@ -4,6 +4,7 @@
  */
 import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { decodeContext, parseReloadUri } from '../wire';
+import { derElement as element } from './der';
 import { CertificateRejectedError } from './errors';
 import { x509 } from './x509';
 
@@ -79,24 +80,6 @@ export function readCertificate(der: Uint8Array, overlay: string, nodeIdLength =
       return peculiar();
     },
   };
-}
-
-/** One DER element at `offset` (single-byte tags, definite lengths): its tag and where its contents lie. */
-function element(der: Uint8Array, offset: number, end: number): { tag: number; start: number; end: number } {
-  if (offset + 2 > end) throw new Error('truncated DER');
-  const tag = der[offset] as number;
-  if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte DER tag');
-  let length = der[offset + 1] as number;
-  let start = offset + 2;
-  if (length & 0x80) {
-    const bytes = length & 0x7f;
-    if (bytes === 0 || bytes > 4 || start + bytes > end) throw new Error('unsupported DER length');
-    length = 0;
-    for (let i = 0; i < bytes; i++) length = length * 256 + (der[start + i] as number);
-    start += bytes;
-  }
-  if (start + length > end) throw new Error('a DER element overruns its parent');
-  return { tag, start, end: start + length };
 }
 
 const SEQUENCE = 0x30;

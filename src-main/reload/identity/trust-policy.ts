@@ -1,6 +1,7 @@
 /**
  * The one place that decides whether a certificate is acceptable in an overlay: it chains to a root-cert
- * (or is self-signed where the configuration permits it, with Node-IDs derived from its key), it is inside
+ * (or is self-signed where the configuration permits it, with Node-IDs derived from its key), its key and
+ * signature algorithm are as strong as key-strength.ts demands (and so are the root-certs' keys), it is inside
  * its validity period, it carries Node-IDs for this overlay and exactly one user name, and none of its
  * Node-IDs is a bad-node. Every later layer (links, message and data signatures, configuration signers)
  * asks this module.
@@ -8,7 +9,8 @@
 import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
 import { bytesEqual, toHex } from '../wire';
 import { readCertificate, type CertificateInfo } from './certificate-info';
-import { CertificateRejectedError } from './errors';
+import { CertificateRejectedError, WeakCertificateError } from './errors';
+import { keyWeakness, signatureAlgorithmWeakness } from './key-strength';
 import { selfSignedNodeIds, type SelfSignedDigest } from './node-id';
 
 export interface TrustSettings {
@@ -56,6 +58,9 @@ export class TrustPolicy {
     for (const root of this.roots) {
       if (!root.ca)
         throw new CertificateRejectedError('not-a-ca', `root-cert ${root.subject} lacks BasicConstraints cA=true`);
+      // A weak anchor makes every certificate forgeable. Its self-signature proves nothing, so only the key counts.
+      const weak = keyWeakness(root.publicKey);
+      if (weak) throw new WeakCertificateError(weak.field, `root-cert ${root.subject}: ${weak.message}`);
     }
   }
 
@@ -79,6 +84,8 @@ export class TrustPolicy {
   /** The full judgement, and the time window (ms) in which it holds. */
   private judge(der: Uint8Array, now: Date): { identity: ValidatedIdentity; from: number; until: number } {
     const info = readCertificate(der, this.settings.overlay, this.settings.nodeIdLength);
+    const weak = keyWeakness(info.publicKey) ?? signatureAlgorithmWeakness(der);
+    if (weak) throw new WeakCertificateError(weak.field, `certificate refused: ${weak.message}`);
     if (now < info.notBefore)
       throw new CertificateRejectedError(
         'not-yet-valid',
