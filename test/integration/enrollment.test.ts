@@ -46,7 +46,7 @@ beforeAll(async () => {
   accounts.close();
   server = await startOverlayServer(overlay, lines.log, {
     port: 0,
-    limiter: new LoginRateLimiter({ maxPerUser: 3, maxPerAddress: 50 }),
+    limiter: new LoginRateLimiter({ pairFreeAttempts: 3, pairBaseDelayMs: 60_000, maxPerAddress: 50 }),
   });
   caPem = await readFile(overlay.path('caCert'), 'utf8');
   config = await fetchConfiguration({
@@ -213,7 +213,7 @@ describe('enrollment records and refusals', () => {
     expect(lines.lines.some((l) => l.reason === 'unknown-user')).toBe(true);
   });
 
-  it('rate-limits failed logins per user, then refuses even the right password until the window passes', async () => {
+  it('rate-limits failed logins per user and address, then refuses even the right password from there for a while', async () => {
     const keys = await generateIdentityKeys('ecdsa');
     const policy = trustPolicyOf(config);
     const attempt = (password: string) =>

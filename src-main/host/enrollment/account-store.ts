@@ -6,7 +6,7 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { USER_NAME } from '../../reload';
+import { checkUserName, UserNameError } from '../../reload';
 
 const SCRYPT: ScryptOptions = { N: 1 << 14, r: 8, p: 1, maxmem: 64 << 20 };
 const KEY_LENGTH = 32;
@@ -28,7 +28,7 @@ export class AccountError extends Error {
     this.name = new.target.name;
   }
 }
-/** The user name is not of the form RELOAD can carry (user@domain, printable). */
+/** The user name breaks the user-name rule (reload/identity/user-name.ts) or is outside the overlay's domain. */
 export class InvalidUserNameError extends AccountError {}
 /** The password is too short or too long. */
 export class InvalidPasswordError extends AccountError {}
@@ -43,10 +43,18 @@ export interface IssuedRecord {
   issuedAt: string;
 }
 
+export interface AccountStoreOptions {
+  /** The overlay's domain: new accounts must be in it. */
+  domain?: string;
+}
+
 export class AccountStore {
   private readonly db: Database.Database;
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly options: AccountStoreOptions = {},
+  ) {
     this.db = new Database(path);
     // Password hashes: readable by the operator only.
     if (path !== ':memory:') chmodSync(path, 0o600);
@@ -79,13 +87,18 @@ export class AccountStore {
     this.db.close();
   }
 
-  static checkUserName(username: string): void {
-    if (!USER_NAME.test(username))
-      throw new InvalidUserNameError(`"${username.slice(0, 80)}" is not a user@domain name`, 'username');
+  /** The shared user-name rule, in this overlay's domain when the store knows it. */
+  static checkUserName(username: string, domain?: string): void {
+    try {
+      checkUserName(username, domain === undefined ? {} : { domain });
+    } catch (error) {
+      if (error instanceof UserNameError) throw new InvalidUserNameError(error.detail, 'username');
+      throw error;
+    }
   }
 
   async addUser(username: string, password: string): Promise<void> {
-    AccountStore.checkUserName(username);
+    AccountStore.checkUserName(username, this.options.domain);
     if (password.length < 8 || password.length > 1024)
       throw new InvalidPasswordError('must be 8..1024 characters', 'password');
     if (this.hasUser(username)) throw new UserExistsError(`"${username}" already exists`, 'username');

@@ -2,15 +2,25 @@
  * The enrollment protocol of RFC 6940 §11.3 over HTTPS: a multipart/form-data POST with username,
  * password, optional nodeids and a PKCS#10 `csr` part (application/pkcs10); the answer is one DER
  * certificate (application/pkix-cert), or 403 with a text/plain token (failed_authentication,
- * username_not_available, Node-IDs_not_available, bad_CSR). Every refusal is decided before anything is
- * written; the second line of an error body explains it to a person.
+ * username_not_available — also for a name the user-name rule refuses —, Node-IDs_not_available, bad_CSR), or
+ * 429 rate_limited with Retry-After (rate-limiter.ts). Every refusal is decided before anything is written;
+ * the second line of an error body explains it to a person.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import busboy from 'busboy';
 import type { Logger } from '../../common/logger';
-import { CsrRejectedError, issueCertificate, readCsr, toHex, type CertificateAuthority } from '../../reload';
+import {
+  checkUserName,
+  CsrRejectedError,
+  issueCertificate,
+  readCsr,
+  toHex,
+  UserNameError,
+  type CertificateAuthority,
+} from '../../reload';
 import type { AccountStore } from './account-store';
+import { clientAddressKey } from './client-address';
 import type { LoginRateLimiter } from './rate-limiter';
 
 export const MAX_ENROLLMENT_BODY = 64 * 1024;
@@ -25,6 +35,9 @@ export interface EnrollmentSettings {
   nodeIdLength: number;
   log: Logger;
 }
+
+/** Waits out the login throttle's slow-down for a user (bounded: rate-limiter.ts). */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Form {
   fields: Map<string, string>;
@@ -82,12 +95,19 @@ function readForm(req: IncomingMessage): Promise<Form> {
   });
 }
 
-function answer(res: ServerResponse, status: number, token: string, explanation: string): void {
+function answer(
+  res: ServerResponse,
+  status: number,
+  token: string,
+  explanation: string,
+  headers: Record<string, string> = {},
+): void {
   const body = `${token}\n${explanation}\n`;
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(body);
 }
@@ -103,9 +123,10 @@ export function createEnrollmentHandler(settings: EnrollmentSettings) {
       explanation: string,
       reason: string,
       extra: Record<string, unknown> = {},
+      headers: Record<string, string> = {},
     ) => {
       log.warn('enrollment refused', { reason, address, ...extra });
-      answer(res, status, token, explanation);
+      answer(res, status, token, explanation, headers);
     };
     if (req.method !== 'POST') return refuse(405, 'method_not_allowed', 'enrollment takes a POST', 'method');
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -138,18 +159,45 @@ export function createEnrollmentHandler(settings: EnrollmentSettings) {
     }
     const username = form.fields.get('username') ?? '';
     const password = form.fields.get('password') ?? '';
-    const block = limiter.blocked(username, address);
-    if (block)
-      return refuse(429, 'rate_limited', 'too many failed attempts; try again later', `rate-limited-${block}`, {
-        username,
-      });
-    const verdict = await accounts.verify(username, password);
+    try {
+      checkUserName(username, { domain: settings.overlay });
+    } catch (error) {
+      if (!(error instanceof UserNameError)) throw error;
+      // The rule is public, so saying which names it refuses reveals nothing about the accounts.
+      return refuse(403, 'username_not_available', error.detail, 'user-name-rule');
+    }
+    // Counted before the check, in one step: concurrent guesses cannot all pass the limit (rate-limiter.ts).
+    const admission = limiter.begin(username, clientAddressKey(address));
+    if (admission.refused) {
+      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      return refuse(
+        429,
+        'rate_limited',
+        `too many attempts; try again in ${seconds} s`,
+        `rate-limited-${admission.refused}`,
+        { username, retryAfter: seconds },
+        { 'retry-after': String(seconds) },
+      );
+    }
+    let verdict: Awaited<ReturnType<AccountStore['verify']>>;
+    try {
+      if (admission.delayMs > 0) await sleep(admission.delayMs);
+      // A client that gave up during the slow-down costs no password check.
+      if (req.socket.destroyed) {
+        admission.failed();
+        return;
+      }
+      verdict = await accounts.verify(username, password);
+    } catch (error) {
+      admission.failed();
+      throw error;
+    }
     if (verdict !== 'ok') {
-      limiter.recordFailure(username, address);
+      admission.failed();
       // The same answer for both, so the server does not reveal which user names exist.
       return refuse(403, 'failed_authentication', 'the user name or the password is wrong', verdict, { username });
     }
-    limiter.recordSuccess(username);
+    admission.succeeded();
 
     const nodeIdsField = form.fields.get('nodeids');
     const count = nodeIdsField === undefined ? 1 : /^\d{1,3}$/.test(nodeIdsField) ? Number(nodeIdsField) : NaN;
