@@ -12,6 +12,19 @@ export class ConfigurationError extends Error {
 
 /** Not well-formed XML, or an element/attribute with a value outside its type. */
 export class ConfigurationFormatError extends ConfigurationError {}
+/**
+ * A comment, CDATA section, processing instruction, DOCTYPE or stray text where a configuration document has
+ * none: inside the document element they could show one reader signed text another reader does not see.
+ */
+export class UnexpectedXmlContentError extends ConfigurationFormatError {}
+/**
+ * A signed element (<configuration>, <kind>) or its signature outside its one place, or repeated: a second
+ * <kind> or <kind-signature> in a kind-block, configuration elements inside foreign content, foreign
+ * elements beside the configurations. Signed text and the values read must be one and the same element.
+ */
+export class ConfigurationWrappingError extends ConfigurationFormatError {}
+/** Nesting depth or attribute count beyond the bounds that keep parsing linear (xml-tree.ts). */
+export class ConfigurationTooComplexError extends ConfigurationFormatError {}
 /** The root or an element is not in the RELOAD configuration namespace. */
 export class ConfigurationNamespaceError extends ConfigurationError {}
 /** A mandatory-extension this implementation does not support. */

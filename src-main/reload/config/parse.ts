@@ -1,14 +1,21 @@
 /**
- * Parses and validates the configuration document with a namespace-aware DOM (@xmldom/xmldom). Every
- * element of RFC 6940 §11.1 and RFC 7904's sip:domain-restriction is read with its default; anything in
- * the base namespace that is not defined there is an error, foreign elements are kept aside unless they
- * belong to a mandatory-extension we do not support. The exact text of each <configuration> and <kind>
- * element is kept, because signatures cover those bytes, not a re-serialisation.
+ * Parses and validates the configuration document. Every element of RFC 6940 §11.1 and RFC 7904's
+ * sip:domain-restriction is read with its default; anything in the base namespace that is not defined there
+ * is an error, foreign elements inside a configuration or kind are kept aside unless they belong to a
+ * mandatory-extension we do not support. Signatures cover the exact text of each <configuration> and <kind>
+ * element, so that text is cut out of the source at the offsets the one parse (xml-tree.ts) gave the very
+ * element the values are read from; anything that could make a second reader see other signed text (a
+ * repeated or misplaced signed element, foreign content beside the configurations, comments) is refused.
  */
 import { isIP } from 'node:net';
-import { DOMParser, type Element } from '@xmldom/xmldom';
 import { fromHex } from '../wire';
-import { ConfigurationFormatError, ConfigurationNamespaceError, UnsupportedMandatoryExtensionError } from './errors';
+import {
+  ConfigurationFormatError,
+  ConfigurationNamespaceError,
+  ConfigurationWrappingError,
+  UnexpectedXmlContentError,
+  UnsupportedMandatoryExtensionError,
+} from './errors';
 import {
   CHORD_NS,
   CONFIG_DEFAULTS,
@@ -23,6 +30,7 @@ import {
   type KindDefinition,
   type OverlayConfiguration,
 } from './model';
+import { hasText, parseXml, pathOf, sourceText, textContent, type XmlElement } from './xml-tree';
 
 /** Largest document accepted (a configuration is a few kilobytes; root certificates dominate). */
 export const MAX_CONFIG_BYTES = 1 << 20;
@@ -31,14 +39,38 @@ function fail(field: string, message: string): never {
   throw new ConfigurationFormatError(message, field);
 }
 
-function elements(parent: Element): Element[] {
-  const out: Element[] = [];
-  for (let n = parent.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) out.push(n as Element);
-  return out;
+/** The value of a leaf element: its text, trimmed. An element inside a value is refused, not read past. */
+function text(el: XmlElement): string {
+  const child = el.children[0];
+  if (child) throw new ConfigurationWrappingError(`<${child.name}> inside a value`, pathOf(el));
+  return textContent(el).trim();
 }
 
-function text(el: Element): string {
-  return (el.textContent ?? '').trim();
+/** Elements that hold elements only: text beside them is refused. */
+function structural(el: XmlElement, field: string): void {
+  if (hasText(el)) throw new UnexpectedXmlContentError('holds text besides its elements', field);
+}
+
+/**
+ * A foreign (extension) element is ignored, so it must not hide configuration-namespace elements: a
+ * <configuration> or <kind> there would be signed text that only another reader sees.
+ */
+function noConfigurationElementsIn(el: XmlElement, field: string): void {
+  for (const child of el.children) {
+    if (child.namespaceURI === CONFIG_NS)
+      throw new ConfigurationWrappingError(
+        `<${child.name}> of the configuration namespace inside the foreign element <${el.name}>`,
+        field,
+      );
+    noConfigurationElementsIn(child, field);
+  }
+}
+
+/** A <signature> or <kind-signature>: base64 text, nothing else. */
+function signatureValue(el: XmlElement, field: string): string {
+  const value = text(el);
+  base64(value, field);
+  return value.replace(/\s+/g, '');
 }
 
 function integer(value: string, field: string, min: number, max: number): number {
@@ -69,72 +101,50 @@ function nodeIdHex(value: string, field: string, length: number): Uint8Array {
   return fromHex(hex);
 }
 
-/** The exact source text of each element with this local name, in document order. */
-function rawElements(source: string, localName: string): string[] {
-  const re = new RegExp(
-    `<((?:[A-Za-z_][\\w.-]*:)?)${localName}(?=[\\s/>])(?:[^>]*?/>|[\\s\\S]*?</\\1${localName}\\s*>)`,
-    'g',
-  );
-  return [...source.matchAll(re)].map((m) => m[0]);
-}
-
 export function parseConfigurationDocument(source: string): OverlayConfiguration[] {
   if (source.length > MAX_CONFIG_BYTES) fail('overlay', `document larger than ${MAX_CONFIG_BYTES} bytes`);
-  const problems: string[] = [];
-  let doc: ReturnType<DOMParser['parseFromString']>;
-  try {
-    doc = new DOMParser({
-      onError: (level, message) => {
-        if (level !== 'warning') problems.push(message);
-      },
-    }).parseFromString(source, 'text/xml');
-  } catch (error) {
-    // xmldom throws its own ParseError on fatal errors.
-    return fail('overlay', `not well-formed XML: ${(error as Error).message}`);
-  }
-  if (problems.length > 0 || !doc.documentElement)
-    fail('overlay', `not well-formed XML: ${problems[0] ?? 'no root element'}`);
-  const root = doc.documentElement as Element;
+  const root = parseXml(source, 'overlay');
   if (root.localName !== 'overlay' || root.namespaceURI !== CONFIG_NS) {
     throw new ConfigurationNamespaceError(
-      `root must be <overlay xmlns="${CONFIG_NS}">, found <${root.localName ?? root.nodeName}> in ${root.namespaceURI ?? 'no namespace'}`,
+      `root must be <overlay xmlns="${CONFIG_NS}">, found <${root.localName}> in ${root.namespaceURI ?? 'no namespace'}`,
       'overlay',
     );
   }
-  const raws = rawElements(source, 'configuration');
+  structural(root, 'overlay');
   const configurations: OverlayConfiguration[] = [];
-  for (const el of elements(root)) {
-    if (el.namespaceURI !== CONFIG_NS) continue; // foreign content at document level: ignored
+  for (const el of root.children) {
+    if (el.namespaceURI !== CONFIG_NS)
+      throw new ConfigurationWrappingError(
+        `the foreign element {${el.namespaceURI ?? ''}}${el.localName} has no place beside the configurations`,
+        `overlay/${el.name}`,
+      );
     if (el.localName === 'configuration') {
-      const raw = raws[configurations.length];
-      if (raw === undefined) fail('configuration', 'could not locate the element text for its signature');
-      configurations.push(parseConfiguration(el, raw));
+      configurations.push(parseConfiguration(el, source));
     } else if (el.localName === 'signature') {
       const last = configurations.at(-1);
       if (!last) fail('signature', 'a <signature> must follow a <configuration>');
       if (last.signature !== undefined) fail('signature', 'a configuration has at most one signature here');
-      base64(text(el), 'signature');
-      last.signature = text(el).replace(/\s+/g, '');
+      last.signature = signatureValue(el, 'signature');
     } else {
-      fail(el.localName ?? el.nodeName, 'is not an element of <overlay>');
+      fail(el.localName, 'is not an element of <overlay>');
     }
   }
   if (configurations.length === 0) fail('overlay', 'contains no <configuration>');
-  if (raws.length !== configurations.length)
-    fail('configuration', 'element text and structure disagree (comment or CDATA?)');
   return configurations;
 }
 
-function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
+function parseConfiguration(el: XmlElement, source: string): OverlayConfiguration {
+  const xml = sourceText(source, el);
   const at = (name: string) => `configuration/${name}`;
-  const instanceName = el.getAttribute('instance-name') ?? '';
+  structural(el, 'configuration');
+  const instanceName = el.attributes.get('instance-name') ?? '';
   if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(instanceName)) {
     fail('configuration/@instance-name', `"${instanceName}" is not a DNS name`);
   }
-  const sequenceAttr = el.getAttribute('sequence');
+  const sequenceAttr = el.attributes.get('sequence');
   const sequence =
-    sequenceAttr === null || sequenceAttr === '' ? 0 : integer(sequenceAttr, 'configuration/@sequence', 0, 65534);
-  const expirationAttr = el.getAttribute('expiration');
+    sequenceAttr === undefined || sequenceAttr === '' ? 0 : integer(sequenceAttr, 'configuration/@sequence', 0, 65534);
+  const expirationAttr = el.attributes.get('expiration');
   let expiration: Date | undefined;
   if (expirationAttr) {
     if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(expirationAttr)) {
@@ -145,8 +155,8 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       fail('configuration/@expiration', `"${expirationAttr}" is not a valid time`);
   }
 
-  const singles = new Map<string, Element>();
-  const lists = new Map<string, Element[]>();
+  const singles = new Map<string, XmlElement>();
+  const lists = new Map<string, XmlElement[]>();
   const ignoredExtensions: string[] = [];
   const chord = { ...CONFIG_DEFAULTS.chord };
   let peersToProbe: number | undefined;
@@ -173,11 +183,14 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     'overlay-reliability-timer',
     'required-kinds',
   ]);
-  for (const child of elements(el)) {
-    const name = child.localName ?? '';
+  for (const child of el.children) {
+    const name = child.localName;
     if (child.namespaceURI === CONFIG_NS) {
-      if (repeatable.has(name)) lists.set(name, [...(lists.get(name) ?? []), child]);
-      else if (singular.has(name)) {
+      if (repeatable.has(name)) {
+        const list = lists.get(name);
+        if (list) list.push(child);
+        else lists.set(name, [child]);
+      } else if (singular.has(name)) {
         if (singles.has(name)) fail(at(name), 'appears more than once');
         singles.set(name, child);
       } else fail(at(name), 'is not an element of <configuration>');
@@ -192,6 +205,7 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
       if (peersToProbe !== undefined) fail(field, 'appears more than once');
       peersToProbe = integer(text(child), field, 1, 128);
     } else {
+      noConfigurationElementsIn(child, at(child.name));
       ignoredExtensions.push(`{${child.namespaceURI ?? ''}}${name}`);
     }
   }
@@ -223,7 +237,7 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
   if (topologyPlugin === SELF_TUNING_PLUGIN && !mandatoryExtensions.includes(SELF_TUNING_NS))
     fail(at('mandatory-extension'), `${SELF_TUNING_PLUGIN} needs ${SELF_TUNING_NS} listed as a mandatory-extension`);
   const selfSigned = singles.get('self-signed-permitted');
-  const digest = selfSigned?.getAttribute('digest') || CONFIG_DEFAULTS.selfSignedDigest;
+  const digest = selfSigned?.attributes.get('digest') || CONFIG_DEFAULTS.selfSignedDigest;
   if (digest !== 'sha1' && digest !== 'sha256')
     fail(at('self-signed-permitted/@digest'), `"${digest}" is not sha1 or sha256`);
 
@@ -239,14 +253,14 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
     return url;
   });
   const bootstrapNodes = list('bootstrap-node').map((e) => {
-    const address = e.getAttribute('address') ?? '';
+    const address = e.attributes.get('address') ?? '';
     if (isIP(address) === 0) fail(at('bootstrap-node/@address'), `"${address}" is not an IPv4 or IPv6 address`);
-    const portAttr = e.getAttribute('port');
+    const portAttr = e.attributes.get('port');
     const port = portAttr ? integer(portAttr, at('bootstrap-node/@port'), 1, 65535) : CONFIG_DEFAULTS.bootstrapPort;
     return { address, port };
   });
   const requiredKinds = singles.get('required-kinds');
-  const kinds = requiredKinds ? parseKinds(requiredKinds, xml) : [];
+  const kinds = requiredKinds ? parseKinds(requiredKinds, source) : [];
   const ids = new Set<number>();
   for (const k of kinds) {
     if (ids.has(k.id)) fail(at('required-kinds'), `Kind ${k.id} is defined twice`);
@@ -299,33 +313,48 @@ function parseConfiguration(el: Element, xml: string): OverlayConfiguration {
 const DATA_MODELS: readonly DataModelName[] = ['SINGLE', 'ARRAY', 'DICTIONARY'];
 const POLICIES: readonly AccessControl[] = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE'];
 
-/** The kind-blocks of a <required-kinds> element (kind-block.ts parses a ConfigUpdate's lone kind-block with it). */
-export function parseKinds(requiredKinds: Element, configurationXml: string): KindDefinition[] {
-  const raws = rawElements(configurationXml, 'kind');
+/**
+ * The kind-blocks of a <required-kinds> element, `source` the text it was parsed from (kind-block.ts parses a
+ * ConfigUpdate's lone kind-block with it). A kind-block holds one <kind> and at most one <kind-signature>.
+ */
+export function parseKinds(requiredKinds: XmlElement, source: string): KindDefinition[] {
+  structural(requiredKinds, 'required-kinds');
   const kinds: KindDefinition[] = [];
-  for (const block of elements(requiredKinds)) {
+  for (const block of requiredKinds.children) {
     const field = `required-kinds/kind-block[${kinds.length + 1}]`;
     if (block.namespaceURI !== CONFIG_NS || block.localName !== 'kind-block')
       fail(`required-kinds/${block.localName}`, 'only <kind-block> elements belong here');
-    const parts = elements(block).filter((e) => e.namespaceURI === CONFIG_NS);
-    const kindEl = parts.find((e) => e.localName === 'kind');
-    const signatureEl = parts.find((e) => e.localName === 'kind-signature');
-    if (!kindEl) fail(field, 'has no <kind>');
-    const raw = raws[kinds.length];
-    if (raw === undefined) fail(field, 'could not locate the <kind> text for its signature');
-    const kind = parseKind(kindEl, raw, `${field}/kind`);
-    if (signatureEl) {
-      base64(text(signatureEl), `${field}/kind-signature`);
-      kind.signature = text(signatureEl).replace(/\s+/g, '');
+    structural(block, field);
+    let kindEl: XmlElement | undefined;
+    let signatureEl: XmlElement | undefined;
+    for (const part of block.children) {
+      const isConfig = part.namespaceURI === CONFIG_NS;
+      if (isConfig && part.localName === 'kind') {
+        if (kindEl) throw new ConfigurationWrappingError('holds a second <kind>', `${field}/kind`);
+        kindEl = part;
+      } else if (isConfig && part.localName === 'kind-signature') {
+        if (signatureEl)
+          throw new ConfigurationWrappingError('holds a second <kind-signature>', `${field}/kind-signature`);
+        signatureEl = part;
+      } else {
+        throw new ConfigurationWrappingError(
+          `<${part.name}> has no place in a kind-block (one <kind>, one <kind-signature>)`,
+          `${field}/${part.name}`,
+        );
+      }
     }
+    if (!kindEl) fail(field, 'has no <kind>');
+    const kind = parseKind(kindEl, sourceText(source, kindEl), `${field}/kind`);
+    if (signatureEl) kind.signature = signatureValue(signatureEl, `${field}/kind-signature`);
     kinds.push(kind);
   }
   return kinds;
 }
 
-function parseKind(el: Element, xml: string, field: string): KindDefinition {
-  const name = el.getAttribute('name') || undefined;
-  const idAttr = el.getAttribute('id') || undefined;
+function parseKind(el: XmlElement, xml: string, field: string): KindDefinition {
+  structural(el, field);
+  const name = el.attributes.get('name') || undefined;
+  const idAttr = el.attributes.get('id') || undefined;
   if ((name === undefined) === (idAttr === undefined)) fail(field, 'needs exactly one of the attributes name and id');
   let id: number;
   if (name !== undefined) {
@@ -337,8 +366,8 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
   }
   const values = new Map<string, string>();
   let sipDomainRestriction: KindDefinition['sipDomainRestriction'];
-  for (const child of elements(el)) {
-    const local = child.localName ?? '';
+  for (const child of el.children) {
+    const local = child.localName;
     if (child.namespaceURI === CONFIG_NS) {
       if (!['max-count', 'max-size', 'data-model', 'access-control', 'max-node-multiple'].includes(local)) {
         fail(`${field}/${local}`, 'is not an element of <kind>');
@@ -346,8 +375,9 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
       if (values.has(local)) fail(`${field}/${local}`, 'appears more than once');
       values.set(local, text(child));
     } else if (child.namespaceURI === SIP_NS && local === 'domain-restriction') {
-      const enabled = boolean(child.getAttribute('enable') ?? '', `${field}/sip:domain-restriction/@enable`);
-      const patterns = elements(child)
+      noConfigurationElementsIn(child, `${field}/sip:domain-restriction`);
+      const enabled = boolean(child.attributes.get('enable') ?? '', `${field}/sip:domain-restriction/@enable`);
+      const patterns = child.children
         .filter((p) => p.namespaceURI === SIP_NS && p.localName === 'pattern')
         .map((p) => text(p));
       for (const pattern of patterns) {
@@ -358,6 +388,8 @@ function parseKind(el: Element, xml: string, field: string): KindDefinition {
         }
       }
       sipDomainRestriction = { enabled, patterns };
+    } else {
+      noConfigurationElementsIn(child, `${field}/${child.name}`);
     }
   }
   const need = (k: string) => values.get(k) ?? fail(`${field}/${k}`, 'is required');
