@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { InputTooLargeError, readStreamBounded } from '../common/bounded-read';
 import { createLogger, parseLogLevel } from '../common/logger';
-import { checkUserName, UserNameError } from '../reload';
+import { checkOverlayDomain, checkUserName, UserNameError } from '../reload';
 import { AccountError, AccountStore } from './enrollment/account-store';
 import { CliUsageError, parsePort, printableForTerminal } from './cli-args';
 import { OverlayDir, OverlayDirError } from './overlay/overlay-dir';
@@ -97,6 +97,13 @@ export async function runOverlayCli(
   switch (command) {
     case 'init': {
       if (!arg) throw new CliUsageError('init needs the overlay name, e.g. `init overlay.example.org`');
+      // Every user name of the overlay ends in its name: it must satisfy the domain half of that rule.
+      try {
+        checkOverlayDomain(arg, 'init <overlay-name>');
+      } catch (error) {
+        if (error instanceof UserNameError) throw new CliUsageError(error.message);
+        throw error;
+      }
       if (values.rsa && values.ecdsa) throw new CliUsageError('choose one of --rsa and --ecdsa');
       const days = values['validity-days'] ? Number(values['validity-days']) : 90;
       if (!Number.isInteger(days) || days < 1 || days > 3650)

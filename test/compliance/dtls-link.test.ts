@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DtlsClient, DtlsServer } from 'werift-dtls/lib/dtls/src/index.js';
+import type { DtlsClient } from 'werift-dtls/lib/dtls/src/index.js';
 import { PeerRejectedError, type Link } from '../../src-main/reload/link/link';
 import {
   DtlsEndpoint,
@@ -17,6 +17,7 @@ import {
   type DtlsEndpointOptions,
 } from '../../src-main/reload/link/dtls/dtls-endpoint';
 import { generateIdentityKeys } from '../../src-main/reload/identity';
+import { bareWeriftPeer, dtlsEndpoint, sleep, until } from '../support/dtls-peers';
 import { makeNodes, type TestNode, type TestNodes } from '../support/node-identities';
 import { describeLinkCompliance } from './link-compliance';
 import { describeLinkSecurity } from './link-security';
@@ -31,14 +32,7 @@ beforeAll(async () => {
 });
 
 const endpoint = (node: TestNode, policy = ids.policy, extra: Partial<DtlsEndpointOptions> = {}) =>
-  DtlsEndpoint.listen({
-    privateKey: node.privateKey,
-    certificates: [node.certificate],
-    policy,
-    maxMessageSize: 5000,
-    handshakeTimeoutMs: 5000,
-    ...extra,
-  });
+  dtlsEndpoint(node, policy, extra);
 
 async function connected(nodes: TestNodes = ids, extra: Partial<DtlsEndpointOptions> = {}) {
   const [na, nb] = nodes.nodes as [TestNode, TestNode];
@@ -48,16 +42,6 @@ async function connected(nodes: TestNodes = ids, extra: Partial<DtlsEndpointOpti
   const a = await ea.connect(eb.address, nb.nodeId);
   const b = await accepted;
   return { a, b, ea, eb, na, nb };
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 const message = (i: number, size = 64) => Uint8Array.from({ length: size }, (_, k) => (i * 31 + k * 7) & 0xff);
@@ -142,49 +126,19 @@ describe('DTLS proof of key possession (stolen certificate)', () => {
 
   /** A bare werift peer: the victim's certificate, the impostor's key, on its own UDP socket. */
   async function impostor(role: 'client' | 'server', remote?: DtlsAddress) {
-    const socket = createSocket('udp4');
-    sockets.push(socket);
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const alerts: number[] = [];
-    let peer = remote;
-    const transport = {
-      type: 'udp',
-      closed: false,
-      address: socket.address(),
-      onData: (() => undefined) as (data: Buffer, addr: unknown) => void,
-      send: async (data: Buffer) => {
-        if (!peer) return;
-        try {
-          socket.send(data, peer.port, peer.host);
-        } catch {
-          // closed at the end of the test while werift still retransmits
-        }
-      },
-      close: async () => undefined,
-    };
-    socket.on('message', (data, from) => {
-      peer ??= { host: from.address, port: from.port };
-      if (data[0] === 21 && data.length === 15) alerts.push(data[14]!); // a plaintext alert
-      transport.onData(data, from);
-    });
     const victim = ids.nodes[2]!;
-    const options = {
-      transport: transport as unknown as ConstructorParameters<typeof DtlsClient>[0]['transport'],
-      cert: `-----BEGIN CERTIFICATE-----\n${Buffer.from(victim.certificate).toString('base64')}\n-----END CERTIFICATE-----\n`,
-      key: impostorKey.export({ format: 'pem', type: 'pkcs8' }) as string,
-      signatureHash: { hash: 4, signature: 3 } as const,
-      certificateRequest: true,
-    };
-    const dtls = role === 'client' ? new DtlsClient(options) : new DtlsServer(options);
-    let connectedFlag = false;
-    dtls.onConnect.subscribe(() => (connectedFlag = true));
-    return {
-      dtls,
-      victim,
-      alerts,
-      address: { host: '127.0.0.1', port: socket.address().port },
-      connected: () => connectedFlag,
-    };
+    const peer = await bareWeriftPeer(sockets, {
+      role,
+      credentials: {
+        cert: `-----BEGIN CERTIFICATE-----\n${Buffer.from(victim.certificate).toString('base64')}\n-----END CERTIFICATE-----\n`,
+        key: impostorKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+        signatureHash: { hash: 4, signature: 3 },
+      },
+      remote,
+      // Plaintext alerts only.
+      readAlert: (_, datagram) => (datagram.length === 15 ? datagram[14] : undefined),
+    });
+    return { ...peer, victim };
   }
 
   it('refuses a client that presents a certificate whose key it does not hold', async () => {

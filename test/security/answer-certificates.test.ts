@@ -16,9 +16,9 @@ import { OverlaySimulation, type SimNode } from '../../src-main/reload/sim';
 import {
   answerPing,
   CertificateCompletion,
-  MessageTransport,
   StaticTopology,
   type Answer,
+  type MessageTransport,
 } from '../../src-main/reload/transport';
 import {
   bytesEqual,
@@ -31,6 +31,7 @@ import {
 } from '../../src-main/reload/wire';
 import { memoryLogger } from '../support/fixtures';
 import { makeNodes, TEST_OVERLAY, type TestNodes } from '../support/node-identities';
+import { advance, settle, testTransport } from '../support/test-transport';
 
 const KIND_CERTIFICATE_BY_NODE = 3;
 const ping: Body = { method: 'ping_req', value: { padding: new Uint8Array(0) } };
@@ -117,28 +118,20 @@ describe('an answer resent to a retransmission that came another way', () => {
     const clock = new VirtualClock();
     const net = new MemoryNetwork(clock, { latencyMs: 5, jitterMs: 0, loss: 0, bandwidth: 0 }, 3, 5000);
     const [a, b, c] = ids.nodes as [(typeof ids.nodes)[0], (typeof ids.nodes)[0], (typeof ids.nodes)[0]];
-    const transports = [a, b, c].map(
-      (n, i) =>
-        new MessageTransport({
-          nodeId: n.nodeId,
-          overlay: 0x1234,
-          configSequence: 1,
-          initialTtl: 100,
-          reliabilityTimerMs: 1000,
-          maxMessageSize: 5000,
-          nodeIdLength: 16,
-          signer: createSigner({ privateKey: n.privateKey, certificate: n.certificate }),
-          policy: ids.policy,
-          // Certificates may be left out between neighbours; none can be fetched here.
-          certificates: new CertificateCompletion({ now: () => clock.now() }),
-          // Everyone reaches the others directly, else through C (A's way to B once their link is gone).
-          topology: new StaticTopology(
-            (id) => bytesEqual(id, n.nodeId),
-            (id) => (i === 2 ? id : c.nodeId),
-          ),
-          clock,
-          log: memoryLogger().log,
-        }),
+    const transports = [a, b, c].map((n, i) =>
+      testTransport(n, ids.policy, {
+        overlay: 0x1234,
+        reliabilityTimerMs: 1000,
+        // Certificates may be left out between neighbours; none can be fetched here.
+        certificates: new CertificateCompletion({ now: () => clock.now() }),
+        // Everyone reaches the others directly, else through C (A's way to B once their link is gone).
+        topology: new StaticTopology(
+          (id) => bytesEqual(id, n.nodeId),
+          (id) => (i === 2 ? id : c.nodeId),
+        ),
+        clock,
+        log: memoryLogger().log,
+      }),
     ) as [MessageTransport, MessageTransport, MessageTransport];
     const [ta, tb, tc] = transports;
     ta.handle(() => answerPing());
@@ -158,25 +151,13 @@ describe('an answer resent to a retransmission that came another way', () => {
     });
     void endpoints[0]!.connect('n2').then((l) => ta.addLink(l));
     void endpoints[2]!.connect('n1').then((l) => tc.addLink(l));
-    const settle = async <T>(promise: Promise<T>, ms: number): Promise<T> => {
-      let done = false;
-      promise.then(
-        () => (done = true),
-        () => (done = true),
-      );
-      for (let t = 0; t < ms && !done; t += 10) {
-        clock.advance(10);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      return promise;
-    };
-    await settle(new Promise((resolve) => setImmediate(resolve)), 50);
+    await settle(clock, new Promise((resolve) => setImmediate(resolve)), 50);
     expect(ta.linkTo(b.nodeId)).toBeDefined();
     const pending = ta.request([{ type: 'node', id: b.nodeId }], ping);
-    await settle(new Promise((resolve) => clock.setTimeout(() => resolve(undefined), 100)), 100);
+    await settle(clock, new Promise((resolve) => clock.setTimeout(() => resolve(undefined), 100)), 100);
     expect(served).toBe(1);
     await ab!.close(); // B's answer (at 500 ms) is lost with the link
-    const answer = await settle(pending, 20_000);
+    const answer = await settle(clock, pending, 20_000);
     expect(served).toBe(1); // the retransmission was answered from the cache
     expect(answer.message.header.viaList.map((v) => (v.type === 'node' ? toHex(v.id) : '?'))).toEqual([
       toHex(b.nodeId),
@@ -194,16 +175,9 @@ describe('an answer to a request forwarded without via entries', () => {
     const [y, b, x] = ids.nodes as [(typeof ids.nodes)[0], (typeof ids.nodes)[0], (typeof ids.nodes)[0]];
     const clock = new VirtualClock();
     const net = new MemoryNetwork(clock, { latencyMs: 5, jitterMs: 0, loss: 0, bandwidth: 0 }, 5, 5000);
-    const tb = new MessageTransport({
-      nodeId: b.nodeId,
+    const tb = testTransport(b, ids.policy, {
       overlay: 0x1234,
-      configSequence: 1,
-      initialTtl: 100,
       reliabilityTimerMs: 1000,
-      maxMessageSize: 5000,
-      nodeIdLength: 16,
-      signer: createSigner({ privateKey: b.privateKey, certificate: b.certificate }),
-      policy: ids.policy,
       certificates: new CertificateCompletion({ now: () => clock.now() }),
       topology: new StaticTopology(
         (id) => bytesEqual(id, b.nodeId),
@@ -215,10 +189,7 @@ describe('an answer to a request forwarded without via entries', () => {
     tb.handle(() => answerPing());
     net.endpoint('b', b.identity).onLink((l: Link) => tb.addLink(l));
     const connecting = net.endpoint('x', x.identity).connect('b');
-    for (let t = 0; t < 100; t += 10) {
-      clock.advance(10);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    await advance(clock, 100);
     const link = await connecting;
     const received: Uint8Array[] = [];
     link.onMessage((bytes) => received.push(bytes));
@@ -240,10 +211,7 @@ describe('an answer to a request forwarded without via entries', () => {
       { nodeIdLength: 16 },
     );
     await link.send(request);
-    for (let t = 0; t < 200 && received.length === 0; t += 10) {
-      clock.advance(10);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    await advance(clock, 200, () => received.length > 0);
     expect(received).toHaveLength(1);
     const answer = decodeMessage(received[0]!, decodeContext({ maxMessageSize: 5000, nodeIdLength: 16 }));
     expect(answer.contents.code).toBe(MessageCode.ping_ans);

@@ -14,20 +14,21 @@
  * below but the control failed: connect resolved with a DtlsLink, the server handed out a link to
  * node2@links.example.org, and the server session's handshake resolved with the client's certificate.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import type { KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DtlsClient, DtlsServer } from 'werift-dtls/lib/dtls/src/index.js';
+import type { DtlsClient } from 'werift-dtls/lib/dtls/src/index.js';
 import { realClock } from '../../src-main/reload/clock';
 import { generateIdentityKeys } from '../../src-main/reload/identity';
 import type { Link } from '../../src-main/reload/link/link';
-import { DtlsEndpoint, type DtlsAddress } from '../../src-main/reload/link/dtls/dtls-endpoint';
+import type { DtlsAddress } from '../../src-main/reload/link/dtls/dtls-endpoint';
 import {
   credentialsFor,
   DtlsFinishedMismatchError,
   DtlsSession,
   DtlsUnexpectedFinishedError,
 } from '../../src-main/reload/link/dtls/dtls-session';
+import { bareWeriftPeer, dtlsEndpoint, sleep, udpSocket, until, type WeriftSocket } from '../support/dtls-peers';
 import { makeNodes, type TestNode, type TestNodes } from '../support/node-identities';
 
 const ALERT = 21;
@@ -46,36 +47,10 @@ afterAll(() => {
   for (const s of sockets) s.close();
 });
 
-const endpoint = (node: TestNode) =>
-  DtlsEndpoint.listen({
-    privateKey: node.privateKey,
-    certificates: [node.certificate],
-    policy: ids.policy,
-    maxMessageSize: 5000,
-    handshakeTimeoutMs: 5000,
-  });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-async function udpSocket(): Promise<Socket> {
-  const socket = createSocket('udp4');
-  sockets.push(socket);
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return socket;
-}
+const endpoint = (node: TestNode) => dtlsEndpoint(node, ids.policy);
 
 /** How the bare peer spoils the verify_data of its own Finished. */
 type Tamper = 'none' | 'verify-data' | 'transcript';
-
-type WeriftSocket = DtlsClient | DtlsServer;
 
 function spoilFinished(socket: WeriftSocket, tamper: Tamper): void {
   if (tamper === 'none') return;
@@ -103,8 +78,8 @@ function spoilFinished(socket: WeriftSocket, tamper: Tamper): void {
 }
 
 /**
- * A bare werift peer on its own UDP socket. Records the alerts it receives (decrypting those of epoch 1),
- * and hands each datagram it sends through `outgoing`, which may drop it or add others.
+ * A bare werift peer (node 2, or `key` with node 2's certificate) whose Finished is spoilt by `tamper`.
+ * Records the alerts it receives (decrypting those of epoch 1).
  */
 async function barePeer(
   role: 'client' | 'server',
@@ -115,51 +90,18 @@ async function barePeer(
     outgoing?: (datagram: Buffer) => Buffer[];
   } = {},
 ) {
-  const udp = await udpSocket();
   const node = ids.nodes[2]!;
-  const alerts: number[] = [];
-  let peer = options.remote;
-  const transport = {
-    type: 'udp',
-    closed: false,
-    address: udp.address(),
-    onData: (() => undefined) as (data: Buffer, addr: unknown) => void,
-    send: async (data: Buffer) => {
-      if (!peer) return;
-      for (const datagram of options.outgoing?.(data) ?? [data]) {
-        try {
-          udp.send(datagram, peer.port, peer.host);
-        } catch {
-          // closed at the end of the test while werift still retransmits
-        }
-      }
-    },
-    close: async () => undefined,
-  };
   const { cert, signatureHash } = credentialsFor({ privateKey: node.privateKey, certificate: node.certificate });
-  const weriftOptions = {
-    transport: transport as unknown as ConstructorParameters<typeof DtlsClient>[0]['transport'],
-    cert,
-    key: (options.key ?? node.privateKey).export({ format: 'pem', type: 'pkcs8' }) as string,
-    signatureHash,
-    certificateRequest: true,
-  };
-  const dtls: WeriftSocket = role === 'client' ? new DtlsClient(weriftOptions) : new DtlsServer(weriftOptions);
-  spoilFinished(dtls, tamper);
-  udp.on('message', (data: Buffer, from: RemoteInfo) => {
-    peer ??= { host: from.address, port: from.port };
-    if (data[0] === ALERT) alerts.push(alertOf(dtls, data));
-    transport.onData(data, from);
+  const key = (options.key ?? node.privateKey).export({ format: 'pem', type: 'pkcs8' }) as string;
+  const peer = await bareWeriftPeer(sockets, {
+    role,
+    credentials: { cert, key, signatureHash },
+    remote: options.remote,
+    outgoing: options.outgoing,
+    readAlert: alertOf,
   });
-  let connectedFlag = false;
-  dtls.onConnect.subscribe(() => (connectedFlag = true));
-  return {
-    dtls,
-    node,
-    alerts,
-    address: { host: '127.0.0.1', port: udp.address().port },
-    connected: () => connectedFlag,
-  };
+  spoilFinished(peer.dtls, tamper);
+  return { ...peer, node };
 }
 
 /** The description of the alert record `datagram` starts with; -1 if it does not decrypt. */
@@ -187,7 +129,7 @@ function alertOf(socket: WeriftSocket, datagram: Buffer): number {
 
 /** Our DtlsSession as the server on its own UDP socket; `start` makes it, for the client at `to`. */
 async function serverSession(node: TestNode) {
-  const udp = await udpSocket();
+  const udp = await udpSocket(sockets);
   let session: DtlsSession | undefined;
   udp.on('message', (data: Buffer) => session?.receive(new Uint8Array(data)));
   const start = (to: DtlsAddress) => {

@@ -5,6 +5,7 @@
  * here); the dialog answers what each test tells it to.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { recordingWebContents } from '../support/electron-stubs';
 
 const openExternal = vi.fn((_url: string) => Promise.resolve());
 const showMessageBox = vi.fn();
@@ -51,29 +52,25 @@ function nextDialog(): { shown: () => DialogOptions; answer: (label: string | 'c
 
 const openButton = (options: DialogOptions): string => options.buttons.find((b) => /open/i.test(b)) ?? '(none)';
 
-type Handler = (...args: never[]) => unknown;
-
 function harden(pageUrl = RENDERER) {
-  const listeners: Record<string, Handler> = {};
-  let openHandler: ((d: { url: string }) => { action: string }) | undefined;
-  const contents = {
-    on: (name: string, fn: Handler) => (listeners[name] = fn),
-    setWindowOpenHandler: (fn: typeof openHandler) => (openHandler = fn),
-    getURL: () => pageUrl,
-  };
+  const { contents, open, navigate } = recordingWebContents(pageUrl);
   hardenWebContents(contents as never, RENDERER);
-  return {
-    open: (url: string) => openHandler!({ url }),
-    navigate: (url: string) => {
-      const event = { preventDefault: vi.fn() };
-      (listeners['will-navigate'] as (e: unknown, u: string) => void)(event, url);
-      return event.preventDefault.mock.calls.length > 0;
-    },
-  };
+  return { open, navigate: (url: string) => navigate('will-navigate', url) };
 }
 
 /** Lets the handler's promise chain (dialog, then openExternal) run. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** The page can ask again: a dialog shows for a new address, and cancelling it opens nothing. */
+async function expectAsksAgain(page: ReturnType<typeof harden>): Promise<void> {
+  const dialog = nextDialog();
+  page.open('https://two.example/');
+  await settle();
+  expect(dialog.shown().message).toContain('two.example');
+  dialog.answer('cancel');
+  await settle();
+  expect(openExternal).not.toHaveBeenCalled();
+}
 
 beforeEach(() => {
   openExternal.mockClear();
@@ -135,13 +132,7 @@ describe('window.open of an https address', () => {
     expect(showMessageBox).toHaveBeenCalledTimes(1);
     first.answer('cancel');
     await settle();
-    const second = nextDialog();
-    page.open('https://two.example/');
-    await settle();
-    expect(second.shown().message).toContain('two.example');
-    second.answer('cancel');
-    await settle();
-    expect(openExternal).not.toHaveBeenCalled();
+    await expectAsksAgain(page);
   });
 });
 
@@ -153,13 +144,7 @@ describe('a dialog that fails', () => {
     const page = harden();
     expect(page.open('https://one.example/')).toEqual({ action: 'deny' });
     await settle();
-    const dialog = nextDialog();
-    page.open('https://two.example/');
-    await settle();
-    expect(dialog.shown().message).toContain('two.example');
-    dialog.answer('cancel');
-    await settle();
-    expect(openExternal).not.toHaveBeenCalled();
+    await expectAsksAgain(page);
   });
 });
 

@@ -4,6 +4,7 @@
  * here) and then asked what a hostile page or frame would ask.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { recordingSession } from '../support/electron-stubs';
 
 vi.mock('electron', () => ({
   BrowserWindow: { fromWebContents: () => null },
@@ -85,16 +86,8 @@ const FOREIGN = [
   '',
 ];
 
-type Handler = (...args: never[]) => unknown;
-
 function installed() {
-  const handlers: Record<string, Handler> = {};
-  const session = {
-    webRequest: { onHeadersReceived: (fn: Handler) => (handlers.headers = fn) },
-    setPermissionRequestHandler: (fn: Handler) => (handlers.request = fn),
-    setPermissionCheckHandler: (fn: Handler) => (handlers.check = fn),
-    setDevicePermissionHandler: (fn: Handler) => (handlers.device = fn),
-  };
+  const { session, handlers } = recordingSession();
   installSessionSecurity(session as never, RENDERER);
   return handlers;
 }

@@ -8,20 +8,14 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src-main/reload/clock';
-import { createSigner } from '../../src-main/reload/crypto';
 import { MemoryNetwork } from '../../src-main/reload/link/memory/memory-network';
 import type { Link } from '../../src-main/reload/link/link';
 import { OverlaySimulation, type SimNode } from '../../src-main/reload/sim';
-import {
-  answerPing,
-  ErrorResponseError,
-  MessageTransport,
-  RequestTimeoutError,
-  StaticTopology,
-} from '../../src-main/reload/transport';
+import { answerPing, ErrorResponseError, RequestTimeoutError, StaticTopology } from '../../src-main/reload/transport';
 import { bytesEqual, toHex, type Body } from '../../src-main/reload/wire';
 import { memoryLogger } from '../support/fixtures';
 import { makeNodes, type TestNodes } from '../support/node-identities';
+import { settle, testTransport } from '../support/test-transport';
 
 const WILDCARD = new Uint8Array(16).fill(0xff);
 const ping: Body = { method: 'ping_req', value: { padding: new Uint8Array(0) } };
@@ -150,16 +144,9 @@ describe('the peer whose range holds a Node-ID (message transport, static tables
     const free = minus(c.nodeId, 1);
     const inP = (id: Uint8Array) => bytesEqual(id, p.nodeId) || bytesEqual(id, c.nodeId) || bytesEqual(id, free);
     const make = (n: typeof a, responsible: (id: Uint8Array) => boolean, next: Uint8Array) =>
-      new MessageTransport({
-        nodeId: n.nodeId,
+      testTransport(n, ids.policy, {
         overlay: 0x1234,
-        configSequence: 1,
-        initialTtl: 100,
         reliabilityTimerMs: 1000,
-        maxMessageSize: 5000,
-        nodeIdLength: 16,
-        signer: createSigner({ privateKey: n.privateKey, certificate: n.certificate }),
-        policy: ids.policy,
         topology: new StaticTopology(responsible, () => next),
         clock,
         log: memoryLogger().log,
@@ -176,18 +163,7 @@ describe('the peer whose range holds a Node-ID (message transport, static tables
     ep.onLink((l: Link) => tp.addLink(l));
     void ea.connect('n1').then((l) => ta.addLink(l));
     void ec.connect('n1').then((l) => tc.addLink(l));
-    const run = async <T>(promise: Promise<T>): Promise<T> => {
-      let done = false;
-      promise.then(
-        () => (done = true),
-        () => (done = true),
-      );
-      for (let t = 0; t < 30_000 && !done; t += 10) {
-        clock.advance(10);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      return promise;
-    };
+    const run = <T>(promise: Promise<T>): Promise<T> => settle(clock, promise, 30_000);
     return { ta, tp, tc, c, free, run, clock };
   }
 

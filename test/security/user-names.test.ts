@@ -5,12 +5,16 @@
  * look-alike Unicode, and of bounded length.
  */
 import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore, InvalidUserNameError } from '../../src-main/host/enrollment/account-store';
 import { CliUsageError } from '../../src-main/host/cli-args';
 import { runOverlayCli } from '../../src-main/host/overlay-cli';
 import { startOverlayServer } from '../../src-main/host/overlay/overlay-server';
 import {
+  checkOverlayDomain,
   checkUserName,
   USER_NAME,
   UserNameCharacterError,
@@ -162,4 +166,32 @@ describe('add-user and enrollment use the rule', () => {
       await server.close();
     }
   }, 30_000);
+});
+
+describe('overlay init takes only a name the user-name rule can end in', () => {
+  it.each([
+    ['Overlay.Example.org', UserNameCharacterError],
+    ['ov_1.example.org', UserNameCharacterError],
+    ['<b>.example.org', UserNameCharacterError],
+    ['-ov.example.org', UserNameSyntaxError],
+    ['ov..example.org', UserNameSyntaxError],
+    [`${'a'.repeat(64)}.example.org`, UserNameLengthError],
+  ])('checkOverlayDomain refuses %s', (name, kind) => {
+    expect(() => checkOverlayDomain(name, 'init <overlay-name>')).toThrow(kind);
+  });
+
+  it('accepts an ordinary domain', () => {
+    expect(checkOverlayDomain('overlay.example.org')).toBe('overlay.example.org');
+  });
+
+  it('init refuses such a name as a usage error naming the argument, and writes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'init-name-'));
+    const error = await runOverlayCli(['init', 'ov_1.example.org', '--dir', join(dir, 'ov')], () => undefined).then(
+      () => new Error('accepted'),
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(CliUsageError);
+    expect(error.message).toContain('init <overlay-name>');
+    expect(existsSync(join(dir, 'ov'))).toBe(false);
+  });
 });

@@ -40,16 +40,17 @@ import {
   type ValidatedIdentity,
 } from '../../src-main/reload/identity';
 import { x509 } from '../../src-main/reload/identity/x509';
-import { DtlsEndpoint } from '../../src-main/reload/link/dtls/dtls-endpoint';
 import { PeerRejectedError, type Link, type LinkEndpoint } from '../../src-main/reload/link/link';
 import { MemoryNetwork } from '../../src-main/reload/link/memory/memory-network';
 import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
 import { certificateSigners, StorageService, UnknownSignerError } from '../../src-main/reload/storage';
-import { MessageTransport, StaticTopology } from '../../src-main/reload/transport';
+import { StaticTopology } from '../../src-main/reload/transport';
 import { bytesEqual, CertificateType, HashAlgorithm, nodeIdUri, SignatureAlgorithm } from '../../src-main/reload/wire';
 import { resourceIdFor } from '../../src-main/reload/crypto';
+import { dtlsEndpoint, until } from '../support/dtls-peers';
 import { memoryLogger } from '../support/fixtures';
 import { makeNodes, TEST_OVERLAY, type TestNode, type TestNodes } from '../support/node-identities';
+import { testTransport } from '../support/test-transport';
 
 type Field = WeakCertificateError['field'];
 
@@ -284,14 +285,6 @@ async function weakNode(ids: TestNodes, seed: number): Promise<TestNode> {
   return { nodeId, privateKey, certificate, identity };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 type Listen = (node: TestNode, policy: TrustPolicy) => Promise<LinkEndpoint & { address: unknown }>;
 
 const links: [string, Listen][] = [
@@ -305,17 +298,7 @@ const links: [string, Listen][] = [
         maxMessageSize: 5000,
       }),
   ],
-  [
-    'DTLS',
-    (node, policy) =>
-      DtlsEndpoint.listen({
-        privateKey: node.privateKey,
-        certificates: [node.certificate],
-        policy,
-        maxMessageSize: 5000,
-        handshakeTimeoutMs: 5000,
-      }),
-  ],
+  ['DTLS', (node, policy) => dtlsEndpoint(node, policy)],
 ];
 
 describe.each(links)('%s link with an RSA-1024 peer certified by the overlay CA', (_name, listen) => {
@@ -340,7 +323,7 @@ describe.each(links)('%s link with an RSA-1024 peer certified by the overlay CA'
     const rogue = await listen(weak, rsaIds.policy);
     try {
       const link = await rogue.connect(ours.address).catch(() => undefined);
-      if (link) await until(() => link.closed, 'the refused link to close');
+      if (link) await until(() => link.closed, 'the refused link to close', 5_000);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(accepted).toBe(0);
     } finally {
@@ -371,16 +354,10 @@ describe('signatures by an RSA-1024 key certified by the overlay CA', () => {
     const clock = new VirtualClock();
     const net = new MemoryNetwork(clock, { latencyMs: 5, jitterMs: 0, loss: 0, bandwidth: 0 }, 7, 5000);
     const transport = (node: TestNode, signer: Signer, peer: TestNode) =>
-      new MessageTransport({
-        nodeId: node.nodeId,
+      testTransport(node, rsaIds.policy, {
         overlay: 0x1234,
-        configSequence: 1,
-        initialTtl: 100,
         reliabilityTimerMs: 3000,
-        maxMessageSize: 5000,
-        nodeIdLength: 16,
         signer,
-        policy: rsaIds.policy,
         topology: new StaticTopology(
           (id) => bytesEqual(id, node.nodeId),
           () => peer.nodeId,

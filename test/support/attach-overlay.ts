@@ -6,7 +6,6 @@
  */
 import { createLogger } from '../../src-main/common/logger';
 import { realClock } from '../../src-main/reload/clock';
-import { createSigner } from '../../src-main/reload/crypto';
 import type { Link, LinkEndpoint } from '../../src-main/reload/link/link';
 import { DtlsEndpoint } from '../../src-main/reload/link/dtls/dtls-endpoint';
 import { TlsEndpoint } from '../../src-main/reload/link/tls/tls-endpoint';
@@ -16,7 +15,6 @@ import {
   bootstrap,
   IceDtlsAttach,
   LinkTable,
-  MessageTransport,
   NoIceAttach,
   RequestRouter,
   StaticTopology,
@@ -24,9 +22,11 @@ import {
   type AttachStrategy,
   type BootstrapAddress,
   type AttachTiming,
+  type MessageTransport,
 } from '../../src-main/reload/transport';
 import { bytesEqual } from '../../src-main/reload/wire';
 import type { TestNode, TestNodes } from './node-identities';
+import { testTransport } from './test-transport';
 
 /** Bootstraps `n` through the given addresses (RFC 6940 §11.4): direct link, then Attach to Node-ID + 1. */
 export function joinThrough(n: OverlayNode, addresses: BootstrapAddress[]) {
@@ -62,16 +62,9 @@ export async function attachOverlay(ids: TestNodes, mode: 'ice' | 'no-ice', host
         ? await DtlsEndpoint.listen({ ...credentials, host: '127.0.0.1', handshakeTimeoutMs: 5000 })
         : await TlsEndpoint.listen({ ...credentials, host: '127.0.0.1' });
     const known = (id: Uint8Array) => nodes.find((o) => o.transport.linkTo(id) !== undefined);
-    const transport = new MessageTransport({
-      nodeId: n.nodeId,
+    const transport = testTransport(n, ids.policy, {
       overlay: 5,
-      configSequence: 1,
-      initialTtl: 100,
       reliabilityTimerMs: 1000,
-      maxMessageSize: 5000,
-      nodeIdLength: 16,
-      signer: createSigner({ privateKey: n.privateKey, certificate: n.certificate }),
-      policy: ids.policy,
       topology: new StaticTopology(
         (id) => (i === 1 ? id.length === 16 && !ids.nodes.some((m) => bytesEqual(m.nodeId, id)) : false),
         (id) => (i === 1 ? (known(id) ? id : undefined) : ids.nodes[1]!.nodeId),

@@ -64,6 +64,37 @@ function characterProblem(c: string): string {
   return `the character "${c}" is not allowed (letters, digits and . _ + - only)`;
 }
 
+/** Throws when `domain` is not lowercase LDH labels within the length limits; `what` names it in messages. */
+function domainProblems(domain: string, what: string, field: string): void {
+  if (domain.length > MAX_DOMAIN_LENGTH)
+    throw new UserNameLengthError(field, `the domain is longer than ${MAX_DOMAIN_LENGTH} characters`);
+  for (const label of domain.split('.')) {
+    if (label.length > MAX_LABEL_LENGTH)
+      throw new UserNameLengthError(field, `the domain label "${label.slice(0, 20)}…" is longer than 63 characters`);
+    if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(label))
+      throw new UserNameSyntaxError(
+        field,
+        `${what}: "${label}" is not a domain label (letters, digits, inner hyphens)`,
+      );
+  }
+}
+
+/**
+ * Returns `domain` if it can be an overlay's name under this rule (the domain half of every user name in it);
+ * throws the UserNameError subclass that says why not otherwise.
+ */
+export function checkOverlayDomain(domain: string, field = 'overlay name'): string {
+  if (typeof domain !== 'string' || domain === '') throw new UserNameSyntaxError(field, 'must be a domain name');
+  const bad = /[^a-z0-9.-]/u.exec(domain);
+  if (bad) {
+    const c = bad[0];
+    const detail = /[_+@]/.test(c) ? `the character "${c}" is not allowed in a domain name` : characterProblem(c);
+    throw new UserNameCharacterError(field, `${shown(domain)}: ${detail}`);
+  }
+  domainProblems(domain, shown(domain), field);
+  return domain;
+}
+
 /** Returns `name` if the rule accepts it; throws the UserNameError subclass that says why not otherwise. */
 export function checkUserName(name: string, options: UserNameOptions = {}): string {
   const field = options.field ?? 'username';
@@ -78,19 +109,9 @@ export function checkUserName(name: string, options: UserNameOptions = {}): stri
     throw new UserNameLengthError(field, `is ${name.length} characters long; at most ${MAX_USER_NAME_LENGTH}`);
   if (local.length > MAX_LOCAL_PART_LENGTH)
     throw new UserNameLengthError(field, `the part before @ is longer than ${MAX_LOCAL_PART_LENGTH} characters`);
-  if (domain.length > MAX_DOMAIN_LENGTH)
-    throw new UserNameLengthError(field, `the domain is longer than ${MAX_DOMAIN_LENGTH} characters`);
   if (local.startsWith('.') || local.endsWith('.') || local.includes('..'))
     throw new UserNameSyntaxError(field, `${shown(name)}: the part before @ has a leading, trailing or double dot`);
-  for (const label of domain.split('.')) {
-    if (label.length > MAX_LABEL_LENGTH)
-      throw new UserNameLengthError(field, `the domain label "${label.slice(0, 20)}…" is longer than 63 characters`);
-    if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(label))
-      throw new UserNameSyntaxError(
-        field,
-        `${shown(name)}: "${label}" is not a domain label (letters, digits, inner hyphens)`,
-      );
-  }
+  domainProblems(domain, shown(name), field);
   if (options.domain !== undefined && domain !== options.domain.toLowerCase())
     throw new UserNameDomainError(field, `${shown(name)} is not in this overlay's domain ${options.domain}`);
   return name;

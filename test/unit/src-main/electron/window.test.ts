@@ -3,6 +3,7 @@
  * run here). What is asserted is what we hand to Electron, which is exactly what decides the sandbox.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { recordingSession, recordingWebContents } from '../../../support/electron-stubs';
 
 const created: { options: Record<string, unknown>; url?: string }[] = [];
 const openExternal = vi.fn();
@@ -33,19 +34,6 @@ const { createMainWindow, hardenWebContents, installSessionSecurity, mainWindowO
 const { isOwnUrl } = await import('../../../../src-main/electron/own-url');
 
 const RENDERER = 'app://renderer/index.html';
-
-type Handler = (...args: never[]) => unknown;
-
-function fakeSession() {
-  const handlers: Record<string, Handler> = {};
-  const session = {
-    webRequest: { onHeadersReceived: (fn: Handler) => (handlers.headers = fn) },
-    setPermissionRequestHandler: (fn: Handler) => (handlers.request = fn),
-    setPermissionCheckHandler: (fn: Handler) => (handlers.check = fn),
-    setDevicePermissionHandler: (fn: Handler) => (handlers.device = fn),
-  };
-  return { session, handlers };
-}
 
 beforeEach(() => {
   created.length = 0;
@@ -85,7 +73,7 @@ describe('main window', () => {
 
 describe('session security', () => {
   it('adds the strict CSP header to our pages only', () => {
-    const { session, handlers } = fakeSession();
+    const { session, handlers } = recordingSession();
     installSessionSecurity(session as never, RENDERER);
     const respond = (url: string) => {
       let headers: Record<string, string[]> = {};
@@ -106,7 +94,7 @@ describe('session security', () => {
   });
 
   it('grants microphone and camera to our own page, and nothing else to anyone', () => {
-    const { session, handlers } = fakeSession();
+    const { session, handlers } = recordingSession();
     installSessionSecurity(session as never, RENDERER);
     const ask = (permission: string, requestingUrl: string, mediaTypes?: string[]) => {
       let granted: boolean | undefined;
@@ -133,31 +121,20 @@ describe('session security', () => {
   });
 
   it('denies navigation away, pop-ups and webviews; https links go to the system browser once confirmed', async () => {
-    const listeners: Record<string, Handler> = {};
-    let openHandler: ((d: { url: string }) => { action: string }) | undefined;
-    const contents = {
-      on: (name: string, fn: Handler) => (listeners[name] = fn),
-      setWindowOpenHandler: (fn: typeof openHandler) => (openHandler = fn),
-      getURL: () => RENDERER,
-    };
+    const { contents, open, navigate } = recordingWebContents(RENDERER);
     hardenWebContents(contents as never, RENDERER);
-    const navigate = (name: string, url: string) => {
-      const event = { preventDefault: vi.fn() };
-      (listeners[name] as (e: unknown, u: string) => void)(event, url);
-      return event.preventDefault.mock.calls.length > 0;
-    };
     expect(navigate('will-navigate', 'https://evil.example/')).toBe(true);
     expect(navigate('will-navigate', 'file:///etc/passwd')).toBe(true);
     expect(navigate('will-navigate', 'app://renderer/index.html')).toBe(false);
     expect(navigate('will-redirect', 'https://evil.example/')).toBe(true);
     expect(navigate('will-attach-webview', 'app://renderer/')).toBe(true);
 
-    expect(openHandler?.({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
-    expect(openHandler?.({ url: 'javascript:alert(1)' })).toEqual({ action: 'deny' });
+    expect(open('file:///etc/passwd')).toEqual({ action: 'deny' });
+    expect(open('javascript:alert(1)')).toEqual({ action: 'deny' });
     expect(showMessageBox).toHaveBeenCalledTimes(1); // the will-navigate to https above
     await new Promise((resolve) => setTimeout(resolve, 0));
     showMessageBox.mockResolvedValueOnce({ response: 1 });
-    expect(openHandler?.({ url: 'https://example.com/help' })).toEqual({ action: 'deny' });
+    expect(open('https://example.com/help')).toEqual({ action: 'deny' });
     expect(openExternal).not.toHaveBeenCalled();
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(showMessageBox).toHaveBeenCalledTimes(2);
