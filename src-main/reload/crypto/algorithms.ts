@@ -1,7 +1,9 @@
 /**
  * Signature algorithms RELOAD messages and stored data may use (TLS 1.2 SignatureAndHashAlgorithm code
- * points): RSASSA-PKCS1-v1_5 with SHA-256 (mandatory), ECDSA P-256 with SHA-256, and SHA-1 variants that
- * are verified for legacy peers but never chosen for signing.
+ * points): RSASSA-PKCS1-v1_5 with SHA-256 (mandatory), ECDSA P-256 with SHA-256, and SHA-384/512 variants.
+ * SHA-1 signatures are refused (chosen-prefix collisions are practical; an outside review showed a
+ * configuration signed with ECDSA-SHA1 being accepted). SHA-1 still names certificates in a SignerIdentity
+ * (cert_hash), where it is a lookup key, not a signature.
  */
 import type { KeyObject } from 'node:crypto';
 import { keyWeakness } from '../identity/key-strength';
@@ -14,6 +16,13 @@ const HASH_NAMES = new Map<number, NodeHashName>([
   [HashAlgorithm.sha256, 'sha256'],
   [HashAlgorithm.sha384, 'sha384'],
   [HashAlgorithm.sha512, 'sha512'],
+]);
+
+/** Hashes a signature may use: never SHA-1 (see above). */
+const SIGNATURE_HASHES: ReadonlySet<number> = new Set([
+  HashAlgorithm.sha256,
+  HashAlgorithm.sha384,
+  HashAlgorithm.sha512,
 ]);
 
 export class UnsupportedAlgorithmError extends Error {
@@ -48,7 +57,7 @@ export function signingAlgorithmFor(key: KeyObject): SignatureAndHashAlgorithm {
  * any key a caller passes in).
  */
 export function keyMatches(algorithm: SignatureAndHashAlgorithm, key: KeyObject): boolean {
-  if (!HASH_NAMES.has(algorithm.hash) || keyWeakness(key)) return false;
+  if (!SIGNATURE_HASHES.has(algorithm.hash) || keyWeakness(key)) return false;
   if (algorithm.signature === SignatureAlgorithm.rsa) return key.asymmetricKeyType === 'rsa';
   if (algorithm.signature === SignatureAlgorithm.ecdsa) return key.asymmetricKeyType === 'ec';
   return false;

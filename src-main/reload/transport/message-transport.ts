@@ -366,7 +366,23 @@ export class MessageTransport {
     const decision = routeReceived(h.destinationList, this.visited(h, from), this.routingView);
     if (decision.action === 'deliver') return this.deliver(bytes, h, from);
     if (decision.action === 'drop') return this.drop(decision.reason);
+    if (!request() && this.responseLoops(h, from, decision.to, decision.destinations))
+      return this.drop('response-loop');
     return this.forward(bytes, view, decision.to, decision.destinations, from);
+  }
+
+  /**
+   * A response retraces its request's path, so it never needs to reach a node it has already been at (its
+   * via list, the peer it came from) — except its final destination: a request may pass its originator once
+   * more (see visited()), and the answer then comes back through it. Without this, one forged response with
+   * the destination list [A, B, A, B, …] bounced between two honest peers until its TTL ran out (duplicate
+   * entries cannot be refused in responses, for that same reason).
+   */
+  private responseLoops(h: ForwardingHeader, from: Link, to: Uint8Array, rest: readonly Destination[]): boolean {
+    const last = rest.at(-1);
+    if (rest.length === 1 && last?.type === 'node' && bytesEqual(last.id, to)) return false;
+    const been = [...h.viaList.flatMap((d) => (d.type === 'node' ? [d.id] : [])), ...from.peer.nodeIds];
+    return been.some((id) => bytesEqual(id, to));
   }
 
   /**

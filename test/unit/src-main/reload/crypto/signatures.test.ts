@@ -175,11 +175,17 @@ describe('signer identities and algorithms', () => {
     expect(verifyMessage(message, multi.publicKey)).toBe(true);
   });
 
-  it('verifies legacy SHA-1 signatures but never signs with SHA-1', () => {
+  it('refuses SHA-1 signatures (a valid one too) and never signs with SHA-1', () => {
     const input = Uint8Array.of(1, 2, 3);
     const value = new Uint8Array(cryptoSign('sha1', input, ids.rsa.privateKey));
     const legacy: W.Signature = { algorithm: { hash: 2, signature: 1 }, identity: { type: 'none' }, value };
-    expect(verifySignature(legacy, input, ids.rsa.publicKey)).toBe(true);
+    expect(verifySignature(legacy, input, ids.rsa.publicKey)).toBe(false);
+    const sha256: W.Signature = {
+      ...legacy,
+      algorithm: { hash: 4, signature: 1 },
+      value: new Uint8Array(cryptoSign('sha256', input, ids.rsa.privateKey)),
+    };
+    expect(verifySignature(sha256, input, ids.rsa.publicKey)).toBe(true);
     expect(createSigner({ privateKey: ids.rsa.privateKey, certificate: ids.rsa.certificate }).algorithm.hash).toBe(4);
   });
 
