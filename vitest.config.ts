@@ -34,7 +34,7 @@ export default defineConfig({
       },
       {
         test: {
-          // Real third-party programs as oracles and peers (tshark today; sipp later). Needs root for captures.
+          // Real third-party programs as oracles and peers: tshark (needs root for captures), sipp and kamailio.
           name: 'interop',
           environment: 'node',
           include: ['test/interop/**/*.test.ts'],

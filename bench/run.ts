@@ -10,6 +10,7 @@ import { runAttachBench } from './attach.bench';
 import { runLinkBench } from './links.bench';
 import { runOverlaySimBench, type SimBenchResult } from './overlay-sim.bench';
 import { runOverlayProcessesBench } from './overlay-processes.bench';
+import { runSipBench } from './sip.bench';
 import { runWireBench } from './wire.bench';
 
 const results = new URL('./results/', import.meta.url);
@@ -201,10 +202,27 @@ async function overlayProcesses(): Promise<void> {
   console.log('wrote bench/results/overlay-processes.md');
 }
 
+async function sip(): Promise<void> {
+  console.log('== SIP call setup (sipp, Kamailio)');
+  // BENCH_SIP_CALLS, BENCH_SIP_RATE (setup-time test), BENCH_SIP_STEPS, BENCH_SIP_STEP_SECS (max-rate test).
+  const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+  const r = await runSipBench({
+    calls: env('BENCH_SIP_CALLS'),
+    rate: env('BENCH_SIP_RATE'),
+    steps: process.env.BENCH_SIP_STEPS?.split(',').map(Number),
+    stepSecs: env('BENCH_SIP_STEP_SECS'),
+  });
+  for (const p of r.pngs) await svgToPng(p.svg, new URL(p.file, results).pathname);
+  await writeFile(new URL('sip.md', results), r.markdown);
+  console.log('wrote bench/results/sip.md and sip.png');
+  if (r.failures.length) throw new Error(`sip bench: ${r.failures.join('; ')}`);
+}
+
 await mkdir(results, { recursive: true });
 const only = process.argv[2];
 if (!only || only === 'wire') await wire();
 if (!only || only === 'links') await links();
 if (!only || only === 'overlay') await overlay();
 if (!only || only === 'overlay' || only === 'overlay-processes') await overlayProcesses();
+if (!only || only === 'sip') await sip();
 process.exit(0);
