@@ -16,16 +16,22 @@ import { createLogger } from '../../src-main/common/logger';
 import { VirtualClock } from '../../src-main/reload/clock';
 import {
   acceptConfigurationDocument,
+  CHORD_NS,
   CONFIG_NS,
   ConfigurationFormatError,
   ConfigurationSignatureError,
   ConfigurationWrappingError,
   configurationDocument,
+  configurationXml,
   kindBlockText,
+  KindBlockNamespaceError,
   kindXml,
+  NamespaceOutsideSignatureError,
   parseConfigurationDocument,
+  parseKindBlock,
   signedConfiguration,
   signText,
+  SIP_NS,
   StaleConfigurationError,
   UnexpectedXmlContentError,
   type KindDefinition,
@@ -469,6 +475,156 @@ describe('ConfigUpdate path: a running node keeps its Kinds', () => {
     const block = build(decoyKind.xml, decoyKind.signature, forgedKind);
     const error = refusedUpdate(() => service.receive(kindReq(block), SENDER));
     expect(error.field).toMatch(/^kinds\[0\]/);
+    unchanged();
+  });
+});
+
+// ------------------------------------------------------------------------------------------ namespace context
+
+/**
+ * Review of the fix above: a signature covers the <configuration> or <kind> text only, so a prefix (or the
+ * default namespace) that text uses but does not declare takes its meaning from text nobody signed — the
+ * <overlay>, the <configuration> around a <kind>, a ConfigUpdate's <kind-block>. Rebinding it left the
+ * signed text identical and verifying while the values read changed. Such a signed element is refused.
+ */
+const EVIL_NS = 'urn:evil';
+
+/** Genuine configuration text `xml` (sequence `sequence`) whose chord prefix is declared on <overlay>. */
+function chordDeclaredOnOverlay(sequence: number, chordNs = CHORD_NS): string {
+  const xml = configurationXml({
+    ...input,
+    sequence,
+    chord: { updateInterval: 30, pingInterval: 60, reactive: false },
+    kinds: input.kinds.map((k) => {
+      const text = kindXml(k);
+      return { xml: text, signature: signText(text, o.signer) };
+    }),
+  }).replace(` xmlns:chord="${CHORD_NS}"`, '');
+  return configurationDocument([{ xml, signature: signText(xml, o.signer) }]).replace(
+    `<overlay xmlns="${CONFIG_NS}">`,
+    `<overlay xmlns="${CONFIG_NS}" xmlns:chord="${chordNs}">`,
+  );
+}
+
+/** A genuine configuration whose SIP-REGISTRATION <kind> relies on xmlns:sip declared on <configuration>. */
+function sipDeclaredOnConfiguration(sequence: number): { doc: string; kind: { xml: string; signature: string } } {
+  const kinds = input.kinds.map((k) => {
+    const text = kindXml(k);
+    return { xml: text, signature: signText(text, o.signer) };
+  });
+  const sipXml = kindXml(input.kinds[0] as KindInput).replace(` xmlns:sip="${SIP_NS}"`, '');
+  kinds[0] = { xml: sipXml, signature: signText(sipXml, o.signer) };
+  const xml = configurationXml({ ...input, sequence, kinds }).replace(
+    '<configuration ',
+    `<configuration xmlns:sip="${SIP_NS}" `,
+  );
+  return {
+    doc: configurationDocument([{ xml, signature: signText(xml, o.signer) }]),
+    kind: kinds[0],
+  };
+}
+
+/**
+ * Genuine configuration text written under a prefix (`<c:configuration xmlns:c=…>`, children unprefixed),
+ * placed in a document whose default namespace is `defaultNs`: the children are in that namespace there.
+ */
+function prefixedConfigurationIn(defaultNs: string, sequence = 1): string {
+  const c = signedConfiguration({ ...input, sequence }, o.signer, o.signer);
+  const xml = outerPrefixed(c.xml, 'configuration', 'c');
+  const signature = signText(xml, o.signer);
+  return `<c:overlay xmlns:c="${CONFIG_NS}" xmlns="${defaultNs}">${xml}<c:signature>${signature}</c:signature></c:overlay>`;
+}
+
+function outsideNamespace(error: unknown, field: RegExp): void {
+  expect(error).toBeInstanceOf(NamespaceOutsideSignatureError);
+  expect((error as Error).message).toMatch(/declared outside|default namespace/);
+  expect((error as ConfigurationError).field).toMatch(field);
+}
+
+describe('fetch path: signed text means only what it says', () => {
+  it('our own documents declare every prefix inside the signed elements and verify (control)', () => {
+    const c = accept(configurationDocument([genuine]));
+    expect(c.kinds[0]?.sipDomainRestriction).toEqual({ enabled: true, patterns: ['.*@example\\.org'] });
+    // Under a prefix in a document whose default namespace is the configuration's, it reads the same.
+    expect(accept(prefixedConfigurationIn(CONFIG_NS)).initialTtl).toBe(100);
+  });
+
+  it('a chord prefix declared on <overlay> is refused, whatever it is bound to', () => {
+    outsideNamespace(
+      thrown(() => accept(chordDeclaredOnOverlay(1))),
+      /configuration\/chord-update-interval$/,
+    );
+    outsideNamespace(
+      thrown(() => accept(chordDeclaredOnOverlay(1, EVIL_NS))),
+      /configuration\/chord-update-interval$/,
+    );
+  });
+
+  it('a sip prefix a <kind> takes from <configuration> is refused', () => {
+    outsideNamespace(
+      thrown(() => accept(sipDeclaredOnConfiguration(1).doc)),
+      /kind\/domain-restriction$/,
+    );
+  });
+
+  it('a kind-block wrapper declaring a namespace is refused by itself', () => {
+    const { kind } = sipDeclaredOnConfiguration(1);
+    const rebound = `<kind-block xmlns:sip="${EVIL_NS}">${kind.xml}${ks(kind.signature)}</kind-block>`;
+    const error = thrown(() => parseKindBlock(rebound, 'kinds[0]'));
+    expect(error).toBeInstanceOf(KindBlockNamespaceError);
+    expect((error as ConfigurationError).field).toBe('kinds[0]');
+    // Without the wrapper's declaration the prefix the <kind> uses is bound nowhere: not well-formed.
+    const bare = `<kind-block>${kind.xml}${ks(kind.signature)}</kind-block>`;
+    const unbound = thrown(() => parseKindBlock(bare, 'kinds[0]'));
+    expect(unbound).toBeInstanceOf(ConfigurationFormatError);
+    expect((unbound as Error).message).toMatch(/unbound namespace prefix: "sip"/);
+  });
+
+  it('the default namespace rebound around prefixed signed text is refused', () => {
+    outsideNamespace(
+      thrown(() => accept(prefixedConfigurationIn(EVIL_NS))),
+      /configuration\/topology-plugin$/,
+    );
+  });
+});
+
+describe('ConfigUpdate path: signed text means only what it says', () => {
+  it('a document rebinding the chord prefix is refused; the genuine document is applied after it', () => {
+    const { service, unchanged } = node();
+    const error = refusedUpdate(() => service.receive(configReq(chordDeclaredOnOverlay(2, EVIL_NS)), SENDER));
+    expect(error.field).toMatch(/chord-update-interval$/);
+    unchanged();
+    const honest = configurationDocument([genuine2]);
+    expect(service.receive(configReq(honest), SENDER)?.configuration.sequence).toBe(2);
+    expect(service.document).toBe(honest);
+  });
+
+  it('a document rebinding the default namespace is refused', () => {
+    const { service, unchanged } = node();
+    const error = refusedUpdate(() => service.receive(configReq(prefixedConfigurationIn(EVIL_NS, 2)), SENDER));
+    expect(error.field).toMatch(/topology-plugin$/);
+    unchanged();
+  });
+
+  it('a kind-block rebinding the sip prefix on its wrapper is refused', () => {
+    const { service, unchanged } = node();
+    const { kind } = sipDeclaredOnConfiguration(2);
+    const block = `<kind-block xmlns:sip="${EVIL_NS}">${kind.xml}${ks(kind.signature)}</kind-block>`;
+    const error = refusedUpdate(() => service.receive(kindReq(block), SENDER));
+    expect(error.field).toMatch(/^kinds\[0\]/);
+    unchanged();
+    // The same <kind> with the wrapper binding sip to its real namespace: still not self-contained.
+    const honest = `<kind-block xmlns:sip="${SIP_NS}">${kind.xml}${ks(kind.signature)}</kind-block>`;
+    expect(refusedUpdate(() => service.receive(kindReq(honest), SENDER)).field).toMatch(/^kinds\[0\]/);
+    unchanged();
+  });
+
+  it('a kind-block wrapper declaring any namespace is refused, even around a self-contained kind', () => {
+    const { service, unchanged } = node();
+    const block = `<kind-block xmlns:x="${DECOY_NS}">${decoyKind.xml}${ks(decoyKind.signature)}</kind-block>`;
+    const error = refusedUpdate(() => service.receive(kindReq(block), SENDER));
+    expect(error.field).toBe('kinds[0]');
+    expect(error.message).toMatch(/namespace/);
     unchanged();
   });
 });

@@ -23,6 +23,15 @@ export class UnexpectedXmlContentError extends ConfigurationFormatError {}
  * elements beside the configurations. Signed text and the values read must be one and the same element.
  */
 export class ConfigurationWrappingError extends ConfigurationFormatError {}
+/**
+ * A signed element (<configuration>, <kind>) whose text uses a namespace prefix, or the default namespace, it
+ * does not declare itself: the binding would come from text the signature does not cover (the <overlay>, the
+ * <configuration> around a <kind>, a ConfigUpdate's <kind-block>), and rebinding it changes what the
+ * unchanged, still verifying signed text means.
+ */
+export class NamespaceOutsideSignatureError extends ConfigurationWrappingError {}
+/** A ConfigUpdate's lone <kind-block> declaring namespaces: it is unsigned context around the signed <kind>. */
+export class KindBlockNamespaceError extends NamespaceOutsideSignatureError {}
 /** Nesting depth or attribute count beyond the bounds that keep parsing linear (xml-tree.ts). */
 export class ConfigurationTooComplexError extends ConfigurationFormatError {}
 /** The root or an element is not in the RELOAD configuration namespace. */

@@ -2,9 +2,10 @@
  * A <kind-block> on its own, as a ConfigUpdate of type kind carries it (RFC 6940 §6.5.4): a UTF-8 XML
  * fragment whose default namespace is the configuration namespace. Parsed with the same rules as the
  * kind-blocks inside a configuration, by the same single parse, keeping the exact <kind> text its
- * kind-signature covers.
+ * kind-signature covers. The unsigned <kind-block> wrapper may declare no namespace: the <kind> must mean
+ * the same whatever surrounds it (parse.ts requires it to declare every prefix it uses).
  */
-import { ConfigurationError, ConfigurationFormatError } from './errors';
+import { ConfigurationError, ConfigurationFormatError, KindBlockNamespaceError } from './errors';
 import { CONFIG_NS, type KindDefinition } from './model';
 import { MAX_CONFIG_BYTES, parseKinds } from './parse';
 import { parseXml } from './xml-tree';
@@ -18,8 +19,16 @@ export function parseKindBlock(fragment: string, field = 'kind-block'): KindDefi
   const wrapped = `<required-kinds xmlns="${CONFIG_NS}">${fragment}</required-kinds>`;
   let kinds: KindDefinition[];
   try {
-    kinds = parseKinds(parseXml(wrapped, 'required-kinds'), wrapped);
+    const root = parseXml(wrapped, 'required-kinds');
+    // The wrapper is unsigned: a declaration on it could only give the signed <kind> another meaning.
+    if (root.children.some((block) => block.declarations.size > 0))
+      throw new KindBlockNamespaceError(
+        'declares namespaces; every namespace the <kind> uses must be declared inside the signed <kind>',
+        field,
+      );
+    kinds = parseKinds(root, wrapped);
   } catch (error) {
+    if (error instanceof KindBlockNamespaceError) throw error;
     // Errors name fields from <required-kinds>; name the fragment instead, keeping the error's class.
     if (error instanceof ConfigurationError) {
       const Class = error.constructor as new (message: string, field: string) => ConfigurationError;

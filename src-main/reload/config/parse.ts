@@ -30,7 +30,15 @@ import {
   type KindDefinition,
   type OverlayConfiguration,
 } from './model';
-import { hasText, parseXml, pathOf, sourceText, textContent, type XmlElement } from './xml-tree';
+import {
+  hasText,
+  parseXml,
+  pathOf,
+  requireSelfContainedNamespaces,
+  sourceText,
+  textContent,
+  type XmlElement,
+} from './xml-tree';
 
 /** Largest document accepted (a configuration is a few kilobytes; root certificates dominate). */
 export const MAX_CONFIG_BYTES = 1 << 20;
@@ -134,6 +142,8 @@ export function parseConfigurationDocument(source: string): OverlayConfiguration
 }
 
 function parseConfiguration(el: XmlElement, source: string): OverlayConfiguration {
+  // The values must follow from the signed text alone (a prefix bound on <overlay> could be rebound).
+  requireSelfContainedNamespaces(el, CONFIG_NS);
   const xml = sourceText(source, el);
   const at = (name: string) => `configuration/${name}`;
   structural(el, 'configuration');
@@ -344,6 +354,8 @@ export function parseKinds(requiredKinds: XmlElement, source: string): KindDefin
       }
     }
     if (!kindEl) fail(field, 'has no <kind>');
+    // Signed by a kind-signer over its own text: bindings from the configuration around it do not count.
+    requireSelfContainedNamespaces(kindEl, CONFIG_NS);
     const kind = parseKind(kindEl, sourceText(source, kindEl), `${field}/kind`);
     if (signatureEl) kind.signature = signatureValue(signatureEl, `${field}/kind-signature`);
     kinds.push(kind);

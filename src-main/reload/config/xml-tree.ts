@@ -19,7 +19,12 @@
  * read the `>` of the end tag or of `/>`.
  */
 import { SaxesParser, type SaxesAttributeNSIncomplete, type SaxesStartTagNS, type SaxesTagNS } from 'saxes';
-import { ConfigurationFormatError, ConfigurationTooComplexError, UnexpectedXmlContentError } from './errors';
+import {
+  ConfigurationFormatError,
+  ConfigurationTooComplexError,
+  NamespaceOutsideSignatureError,
+  UnexpectedXmlContentError,
+} from './errors';
 
 export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
@@ -33,6 +38,10 @@ export interface XmlElement {
   readonly name: string;
   readonly localName: string;
   readonly namespaceURI: string | null;
+  /** Namespace declarations on this element: prefix ('' for the default namespace) to namespace name. */
+  readonly declarations: ReadonlyMap<string, string>;
+  /** The prefixes of this element's name and of its attributes other than declarations ('' when unprefixed). */
+  readonly prefixesUsed: readonly string[];
   /** Attributes without a prefix (no namespace), by name. */
   readonly attributes: ReadonlyMap<string, string>;
   readonly children: readonly XmlElement[];
@@ -54,6 +63,33 @@ interface OpenElement extends XmlElement {
 /** Slash-separated local names from the root, for error messages (computed only for them). */
 export function pathOf(el: XmlElement): string {
   return el.parent ? `${pathOf(el.parent)}/${el.localName}` : el.localName;
+}
+
+/**
+ * Refuses `signed` unless it means the same read on its own as in its document: every prefix its subtree uses
+ * is declared within it (or is `xml`), and every unprefixed element whose default namespace is not declared
+ * within it is in `presetDefault` — the namespace a reader of the signed text alone presets (the
+ * configuration namespace). Otherwise the binding comes from unsigned text and can be changed at will.
+ */
+export function requireSelfContainedNamespaces(signed: XmlElement, presetDefault: string): void {
+  const walk = (el: XmlElement, declared: ReadonlySet<string>): void => {
+    let scope = declared;
+    if (el.declarations.size > 0) scope = new Set([...declared, ...el.declarations.keys()]);
+    for (const prefix of el.prefixesUsed) {
+      if (prefix === '' || prefix === 'xml' || scope.has(prefix)) continue;
+      throw new NamespaceOutsideSignatureError(
+        `the prefix "${prefix}" is declared outside the signed <${signed.name}>: declare it inside the signed element`,
+        pathOf(el),
+      );
+    }
+    if (!el.name.includes(':') && !scope.has('') && el.namespaceURI !== presetDefault)
+      throw new NamespaceOutsideSignatureError(
+        `the default namespace (${el.namespaceURI ?? 'none'}) comes from outside the signed <${signed.name}>`,
+        pathOf(el),
+      );
+    for (const child of el.children) walk(child, scope);
+  };
+  walk(signed, new Set());
 }
 
 /** All character data inside `el`, as DOM textContent. */
@@ -81,6 +117,7 @@ const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 /** saxes starts its messages with line:column and ends them with a full stop; we say where in our words. */
 const SAXES_MESSAGE = /^\d+:\d+: (.*?)\.?$/s;
 const NO_ATTRIBUTES: ReadonlyMap<string, string> = new Map();
+const NO_PREFIXES: readonly string[] = [];
 const PROCESSING_INSTRUCTION = 'a processing instruction (or an XML declaration not at the start) is not accepted';
 
 /**
@@ -206,12 +243,21 @@ class TreeReader {
   private openElement(tag: SaxesTagNS): void {
     const parent = this.stack[this.stack.length - 1];
     let attributes: Map<string, string> | undefined;
-    for (const a of Object.values(tag.attributes))
-      if (a.prefix === '' && a.name !== 'xmlns') (attributes ??= new Map()).set(a.local, a.value);
+    let declarations: Map<string, string> | undefined;
+    let prefixesUsed: string[] | undefined;
+    if (tag.prefix !== '') prefixesUsed = [tag.prefix];
+    for (const a of Object.values(tag.attributes)) {
+      if (a.name === 'xmlns') (declarations ??= new Map()).set('', a.value);
+      else if (a.prefix === 'xmlns') (declarations ??= new Map()).set(a.local, a.value);
+      else if (a.prefix === '') (attributes ??= new Map()).set(a.local, a.value);
+      else (prefixesUsed ??= []).push(a.prefix);
+    }
     const el: OpenElement = {
       name: tag.name,
       localName: tag.local,
       namespaceURI: tag.uri === '' ? null : tag.uri,
+      declarations: declarations ?? NO_ATTRIBUTES,
+      prefixesUsed: prefixesUsed ?? NO_PREFIXES,
       attributes: attributes ?? NO_ATTRIBUTES,
       children: [],
       content: [],

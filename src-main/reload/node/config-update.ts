@@ -10,8 +10,10 @@
  * verifies under the current configuration's rules (the injected verifier; by default
  * acceptConfigurationDocument: same overlay, not expired, signed by a configuration-signer of the current
  * configuration, every kind-block by one of its kind-signers). Type kind is accepted only when every
- * kind-block is signed by a current kind-signer and none replaces a Kind another kind-signer signed. Refusals
- * are ConfigUpdateRefusedError (the RELOAD error code and the field at fault), answered as that error.
+ * kind-block is signed by a current kind-signer and adds a Kind the node lacks: kind-blocks carry no
+ * sequence, so one never replaces a Kind in force nor restores one a configuration removed (an older,
+ * still validly signed definition could be replayed). Refusals are ConfigUpdateRefusedError (the RELOAD
+ * error code and the field at fault), answered as that error.
  *
  * Applying: the transport's configuration sequence, the storage Kinds (data of Kinds gone, or whose data
  * model changed, is dropped; the decoder's data models follow the storage Kinds) and an onChanged event
@@ -31,6 +33,7 @@ import {
   ConfigurationError,
   ConfigurationExpiredError,
   ConfigurationSignatureError,
+  ConfigurationWrappingError,
   isNewerSequence,
   OverlayNameMismatchError,
   parseConfigurationDocument,
@@ -145,8 +148,14 @@ const utf8 = new TextEncoder();
 export class ConfigUpdateService {
   private doc: string | undefined;
   private config: OverlayConfiguration | undefined;
-  /** Kind-blocks received in ConfigUpdates of type kind, by Kind-ID (they override the document's). */
+  /** Kind-blocks received in ConfigUpdates of type kind, by Kind-ID: Kinds no configuration defines. */
   private readonly received = new Map<number, KindDefinition>();
+  /**
+   * Kind-IDs defined by any configuration this node held (those of every <configuration> in its documents):
+   * one missing from the configuration in force was removed, and a replayed kind-block must not restore it.
+   * Grows only with configurations signed by a configuration-signer.
+   */
+  private readonly configuredKinds = new Set<number>();
   private readonly lastPush = new Map<string, number>();
   private lastStale = -Infinity;
   private readonly verifier: ConfigurationVerifier;
@@ -171,6 +180,7 @@ export class ConfigUpdateService {
       const configurations = parseConfigurationDocument(o.configuration.document);
       this.doc = o.configuration.document;
       this.config = configurations.at(-1) as OverlayConfiguration;
+      for (const c of configurations) for (const k of c.kinds) this.configuredKinds.add(k.id);
       // The document is the source of truth for the sequence and the Kinds.
       o.transport.configSequence = this.config.sequence;
       o.storage.setKinds(this.config.kinds);
@@ -187,7 +197,7 @@ export class ConfigUpdateService {
     return this.config;
   }
 
-  /** Every Kind in force: the configuration's, replaced or extended by kind-blocks received since. */
+  /** Every Kind in force: the configuration's, extended by kind-blocks received since. */
   get kinds(): KindDefinition[] {
     const out = new Map((this.config?.kinds ?? []).map((k) => [k.id, k]));
     for (const [id, kind] of this.received) out.set(id, kind);
@@ -214,7 +224,7 @@ export class ConfigUpdateService {
     if (!current)
       throw new ConfigurationSignatureError('no configuration to verify a new one against', 'configuration');
     const next = this.verifier(text, current, new Date(this.o.now()));
-    if (next.xml === current.xml) return undefined;
+    if (isCurrent(next, current)) return undefined;
     return this.apply(next, text, 'local');
   }
 
@@ -341,13 +351,15 @@ export class ConfigUpdateService {
     const text = decodeUtf8(data, 'config_data');
     if (text === this.doc) return undefined;
     let offered: OverlayConfiguration;
+    let all: OverlayConfiguration[];
     try {
-      offered = parseConfigurationDocument(text).at(-1) as OverlayConfiguration;
+      all = parseConfigurationDocument(text);
+      offered = all.at(-1) as OverlayConfiguration;
+      if (!isNewerSequence(offered.sequence, current.sequence) && isCurrent(offered, current)) return undefined;
     } catch (error) {
       throw refusal(error, 'config_data');
     }
     if (!isNewerSequence(offered.sequence, current.sequence)) {
-      if (offered.xml === current.xml) return undefined; // ours, in other document text
       // The sender holds an older configuration: it gets ours.
       if (isNewerSequence(current.sequence, offered.sequence)) queueMicrotask(() => void this.pushTo(from, route));
       throw new ConfigUpdateRefusedError(
@@ -362,15 +374,28 @@ export class ConfigUpdateService {
     } catch (error) {
       throw refusal(error, 'config_data');
     }
-    if (next.xml === current.xml) return undefined;
-    return this.apply(next, text, 'config', from);
+    try {
+      if (isCurrent(next, current)) return undefined;
+    } catch (error) {
+      throw refusal(error, 'config_data');
+    }
+    const change = this.apply(next, text, 'config', from);
+    for (const c of all) for (const k of c.kinds) this.configuredKinds.add(k.id);
+    return change;
   }
 
+  /**
+   * Kind-blocks carry no sequence: every <kind> a kind-signer ever signed stays valid, so one may be an older
+   * definition. A kind ConfigUpdate delivers a Kind to a node that lacks it (RFC 6940 §7.4.1.1,
+   * Error_Unknown_Kind); it never changes a Kind in force — the configuration's, or one received before — nor
+   * brings back a Kind a configuration we held defined and a later one removed. Only a newer configuration,
+   * which is sequenced, changes Kinds. The definition in force itself is a no-op.
+   */
   private receiveKinds(fragments: Uint8Array[], from: Uint8Array): ConfigurationChange | undefined {
     const current = this.config as OverlayConfiguration;
     const policy = trustPolicyOf(current);
     const now = new Date(this.o.now());
-    const inForce = new Map(this.kinds.map((k) => [k.id, k]));
+    const defined = new Map(current.kinds.map((k) => [k.id, k]));
     const taken = new Map<number, KindDefinition>();
     fragments.forEach((bytes, i) => {
       const field = `kinds[${i}]`;
@@ -388,7 +413,7 @@ export class ConfigUpdateService {
       } catch (error) {
         throw refusal(error, `${field}/kind-signature`);
       }
-      const existing = inForce.get(kind.id);
+      const existing = defined.get(kind.id) ?? this.received.get(kind.id);
       if (existing?.xml === kind.xml) return; // the definition we have
       const previousSigner = existing ? this.signerOf(existing, current, now) : undefined;
       if (previousSigner && !previousSigner.nodeIds.some((id) => signer.nodeIds.some((s) => bytesEqual(s, id)))) {
@@ -398,6 +423,26 @@ export class ConfigUpdateService {
           `Kind ${kind.id} is defined by another kind-signer (${toHex(previousSigner.nodeIds[0] as Uint8Array)})`,
         );
       }
+      if (defined.has(kind.id))
+        throw new ConfigUpdateRefusedError(
+          ErrorCode.Forbidden,
+          `${field}/kind`,
+          `Kind ${kind.id} is defined by the configuration in force (sequence ${current.sequence}); ` +
+            'a kind-block has no sequence and does not override it',
+        );
+      if (existing)
+        throw new ConfigUpdateRefusedError(
+          ErrorCode.Forbidden,
+          `${field}/kind`,
+          `Kind ${kind.id} was received before with another definition; a kind-block has no sequence and ` +
+            'does not override it (a newer configuration does)',
+        );
+      if (this.configuredKinds.has(kind.id))
+        throw new ConfigUpdateRefusedError(
+          ErrorCode.Forbidden,
+          `${field}/kind`,
+          `Kind ${kind.id} was removed by a configuration we accepted; a kind-block does not bring it back`,
+        );
       taken.set(kind.id, kind);
     });
     if (taken.size === 0) return undefined;
@@ -432,6 +477,7 @@ export class ConfigUpdateService {
       for (const [id, kind] of this.received)
         if (next.kinds.some((k) => k.id === id) || !this.signerOf(kind, next, now)) this.received.delete(id);
     }
+    for (const k of next.kinds) this.configuredKinds.add(k.id);
     this.config = next;
     this.doc = document;
     const kinds = this.kinds;
@@ -482,6 +528,24 @@ function refusal(error: unknown, field: string): ConfigUpdateRefusedError {
           ? ErrorCode.Incompatible_with_Overlay
           : ErrorCode.Invalid_Message;
   return new ConfigUpdateRefusedError(code, error.field, error.message.slice(error.field.length + 2));
+}
+
+/**
+ * Whether `next`, read from an offered document, is the configuration in force (ours, in other document
+ * text). The signed text alone decides what a configuration means (parse.ts refuses text whose meaning
+ * depends on anything else), so equal text must give equal values; if a verifier ever read it otherwise, the
+ * document is refused: keeping ours would ignore it, applying it would store values ours does not give.
+ */
+function isCurrent(next: OverlayConfiguration, current: OverlayConfiguration): boolean {
+  if (next === current) return true;
+  if (next.xml !== current.xml) return false;
+  const values = (c: OverlayConfiguration) =>
+    canonical({ ...c, signature: undefined, kinds: c.kinds.map((k) => ({ ...k, signature: undefined })) });
+  if (values(next) === values(current)) return true;
+  throw new ConfigurationWrappingError(
+    'holds the signed text of the configuration in force, read with other values',
+    'configuration',
+  );
 }
 
 function canonical(value: unknown): string {

@@ -17,8 +17,9 @@ const FIELD = 'configuration/self-tuning:number-of-peers-to-probe';
 function doc(options: { plugin?: string; mandatory?: boolean; elements?: string[] } = {}): string {
   const { plugin = 'CHORD-SELF-TUNING', mandatory = true, elements = [] } = options;
   return [
-    `<overlay xmlns="${CONFIG_NS}" xmlns:self-tuning="${SELF_TUNING_NS}">`,
-    `<configuration instance-name="${OVERLAY}">`,
+    `<overlay xmlns="${CONFIG_NS}">`,
+    // Declared inside the signed <configuration>: a prefix bound outside it is refused (parse.ts).
+    `<configuration instance-name="${OVERLAY}" xmlns:self-tuning="${SELF_TUNING_NS}">`,
     `<topology-plugin>${plugin}</topology-plugin>`,
     mandatory ? `<mandatory-extension>${SELF_TUNING_NS}</mandatory-extension>` : '',
     ...elements,

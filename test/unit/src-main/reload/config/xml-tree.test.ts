@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigurationFormatError,
   ConfigurationTooComplexError,
+  NamespaceOutsideSignatureError,
   UnexpectedXmlContentError,
 } from '../../../../../src-main/reload/config';
 import {
@@ -10,6 +11,7 @@ import {
   MAX_XML_DEPTH,
   parseXml,
   pathOf,
+  requireSelfContainedNamespaces,
   sourceText,
   textContent,
   XML_NS,
@@ -161,5 +163,71 @@ describe('xml-tree', () => {
     const whole = ranges(root);
     // One code unit at a time splits every CRLF and every surrogate pair across two writes.
     for (const chunkSize of [1, 2, 3, 5, 7, 64]) expect(ranges(parseXml(source, 'doc', chunkSize))).toEqual(whole);
+  });
+
+  describe('signed elements that mean only what they say', () => {
+    const P = 'urn:preset';
+    /** The element `s` (the root's first child) of `doc`, checked against the preset default namespace. */
+    const check = (doc: string) => requireSelfContainedNamespaces(parseXml(doc, 'doc').children[0]!, P);
+    /** Every element's expanded name, to compare a reading in context with one of the text alone. */
+    const names = (el: XmlElement): string[] => [`{${el.namespaceURI}}${el.localName}`, ...el.children.flatMap(names)];
+
+    it.each([
+      [
+        'prefixes declared on the signed element and below',
+        `<r xmlns="${P}"><s xmlns:a="urn:a"><a:x><b:y xmlns:b="urn:b" a:at="1"/></a:x></s></r>`,
+      ],
+      ['the xml prefix, always bound', `<r xmlns="${P}"><s xml:lang="en"><t/></s></r>`],
+      ['the default namespace inherited but equal to the preset', `<r xmlns="${P}"><s><t/></s></r>`],
+      [
+        'the default namespace declared inside',
+        `<o:r xmlns:o="urn:o" xmlns="urn:other"><s xmlns="${P}"><t xmlns=""/></s></o:r>`,
+      ],
+    ])('accepts %s, which reads the same alone', (_name, doc) => {
+      expect(() => check(doc)).not.toThrow();
+      const s = parseXml(doc, 'doc').children[0]!;
+      const alone = parseXml(`<w xmlns="${P}">${sourceText(doc, s)}</w>`, 'w').children[0]!;
+      expect(names(alone)).toEqual(names(s));
+    });
+
+    it.each([
+      ['an element prefix declared on the parent', `<r xmlns="${P}" xmlns:a="urn:a"><s><a:x/></s></r>`, 'r/s/x', /"a"/],
+      [
+        'an attribute prefix declared on the parent',
+        `<r xmlns="${P}" xmlns:a="urn:a"><s><t a:at="1"/></s></r>`,
+        'r/s/t',
+        /"a"/,
+      ],
+      ["the signed element's own prefix declared outside", `<r xmlns:a="urn:a"><a:s/></r>`, 'r/s', /"a"/],
+      [
+        'the default namespace inherited from outside, not the preset',
+        `<o:r xmlns:o="urn:o" xmlns="urn:other"><o:s xmlns:o="urn:o"><t/></o:s></o:r>`,
+        'r/s/t',
+        /default namespace \(urn:other\)/,
+      ],
+      ['no namespace inherited from outside', `<r><s/></r>`, 'r/s', /default namespace \(none\)/],
+    ])('refuses %s, naming the element', (_name, doc, field, message) => {
+      let error: unknown;
+      try {
+        check(doc);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(NamespaceOutsideSignatureError);
+      expect(error).toMatchObject({ field });
+      expect((error as Error).message).toMatch(message);
+    });
+
+    it('records each element’s own declarations and the prefixes it uses', () => {
+      const root = parseXml('<r xmlns="urn:r" xmlns:a="urn:a" a:at="1" b="2"><a:s/></r>', 'doc');
+      expect([...root.declarations]).toEqual([
+        ['', 'urn:r'],
+        ['a', 'urn:a'],
+      ]);
+      expect(root.prefixesUsed).toEqual(['a']);
+      expect(root.children[0]?.prefixesUsed).toEqual(['a']);
+      expect(root.children[0]?.declarations.size).toBe(0);
+      expect([...root.attributes]).toEqual([['b', '2']]);
+    });
   });
 });

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../../../src-main/common/logger';
 import { VirtualClock } from '../../../../../src-main/reload/clock';
 import {
+  ConfigurationWrappingError,
   configurationDocument,
   isNewerSequence,
   kindBlockText,
@@ -244,6 +245,27 @@ describe('ConfigUpdate of type config', () => {
     expect(changes.map((c) => c.configuration.sequence)).toEqual([4]);
     expect(() => service.install(doc({ sequence: 2 }))).toThrow(StaleConfigurationError);
   });
+
+  it('the configuration in force, read differently from another document, is refused, not taken as ours', () => {
+    // A verifier (here injected; parse.ts refuses such documents) that reads the same signed text with other
+    // values: the node must neither keep its document while another reading is offered as the same, nor
+    // apply values that the document it stores does not give.
+    const document = doc({ sequence: 2 });
+    const other = `${document}<!-- other text -->\n`;
+    const { service, changes } = make(document, {
+      configuration: {
+        document,
+        accept: (text, current) =>
+          text === other ? { ...current, chord: { ...current.chord, updateInterval: 1 } } : current,
+      },
+    });
+    expect(() => service.install(other)).toThrow(ConfigurationWrappingError);
+    expect(service.current?.chord.updateInterval).not.toBe(1);
+    expect(service.document).toBe(document);
+    // Read the same way, it is ours: nothing changes.
+    expect(service.install(`${document}\n`)).toBeUndefined();
+    expect(changes).toEqual([]);
+  });
 });
 
 describe('ConfigUpdate of type kind', () => {
@@ -253,14 +275,24 @@ describe('ConfigUpdate of type kind', () => {
     expect(change).toMatchObject({ cause: 'kind', kindsAdded: [0xf0000001], previousSequence: 1 });
     expect(storage.kinds.map((k) => k.id)).toContain(0xf0000001);
     expect(transport.configSequence).toBe(1);
-    // The Kind's own signer may change it; the same definition again changes nothing.
-    expect(
-      service.receive(kindReq(kindBlock({ ...PRIVATE_KIND, maxCount: 9 }, kindSignerB.signer)), SENDER)?.kindsChanged,
-    ).toEqual([0xf0000001]);
-    expect(service.receive(kindReq(kindBlock(sipKind(30), o.signer)), SENDER)?.kindsChanged).toEqual([1]);
-    expect(storage.kinds.find((k) => k.id === 1)?.maxCount).toBe(30);
+    // The same definition again changes nothing, whether received or the configuration's.
+    expect(service.receive(kindReq(kindBlock(PRIVATE_KIND, kindSignerB.signer)), SENDER)).toBeUndefined();
     const same = service.kinds.find((k) => k.id === 1)!;
     expect(service.receive(kindReq(kindBlockText(same)), SENDER)).toBeUndefined();
+  });
+
+  it('never changes a Kind in force, even by its own signer: a kind-block has no sequence (Error_Forbidden)', () => {
+    const { service, storage } = make();
+    service.receive(kindReq(kindBlock(PRIVATE_KIND, kindSignerB.signer)), SENDER);
+    const received = refusal(() =>
+      service.receive(kindReq(kindBlock({ ...PRIVATE_KIND, maxCount: 9 }, kindSignerB.signer)), SENDER),
+    );
+    expect(received).toMatchObject({ errorCode: ErrorCode.Forbidden, field: 'kinds[0]/kind' });
+    const configured = refusal(() => service.receive(kindReq(kindBlock(sipKind(30), o.signer)), SENDER));
+    expect(configured).toMatchObject({ errorCode: ErrorCode.Forbidden, field: 'kinds[0]/kind' });
+    expect(configured.message).toMatch(/defined by the configuration in force \(sequence 1\)/);
+    expect(storage.kinds.find((k) => k.id === 1)?.maxCount).toBe(sipKind(10).maxCount);
+    expect(storage.kinds.find((k) => k.id === PRIVATE_KIND.id)?.maxCount).toBe(PRIVATE_KIND.maxCount);
   });
 
   it('refuses a block by a non-kind-signer, or one replacing another signer’s Kind, with Error_Forbidden', () => {
