@@ -12,6 +12,7 @@ import {
   issueCertificate,
   TrustPolicy,
   type CertificateAuthority,
+  type IdentityKeys,
 } from '../identity';
 import { MemoryNetwork, type LinkConditions } from '../link/memory/memory-network';
 import { ReloadNode, type ChordSettings, type ReloadNodeOptions } from '../node';
@@ -76,22 +77,41 @@ export class OverlaySimulation {
   }
 
   /**
-   * A new node (not started): a fresh identity with a random Node-ID, an endpoint on the memory network;
-   * `overrides` gives it its own configuration document (ConfigUpdate tests) or message size.
+   * A certificate from the simulation's CA for `userName` carrying `nodeIds`, for `keys` (a user's second
+   * device, a user of another domain, a signer that is not a node).
    */
-  async addNode(overrides: Pick<ReloadNodeOptions, 'configuration' | 'maxMessageSize'> = {}): Promise<SimNode> {
-    const index = this.nodes.length;
+  async issueCertificate(keys: IdentityKeys, userName: string, nodeIds: Uint8Array[]): Promise<Uint8Array> {
     const overlay = this.options.overlayName ?? 'sim.example.org';
-    const keys = await generateIdentityKeys('ecdsa');
-    const nodeId = Uint8Array.from({ length: 16 }, () => Math.floor(this.random() * 256));
     const { der } = await issueCertificate({
       ca: this.ca,
       publicKey: keys.webcrypto.publicKey,
-      userName: `sim${index}@${overlay}`,
-      nodeIds: [nodeId],
+      userName,
+      nodeIds,
       overlay,
       validDays: 5,
     });
+    return der;
+  }
+
+  /** A random Node-ID from the simulation's seeded source. */
+  randomNodeId(): Uint8Array {
+    return Uint8Array.from({ length: 16 }, () => Math.floor(this.random() * 256));
+  }
+
+  /**
+   * A new node (not started): a fresh identity with a random Node-ID (user `sim<i>@<overlay>` unless
+   * `userName` names another: two devices of one user, a user of another domain), an endpoint on the memory
+   * network; `configuration` or `maxMessageSize` give it its own document (ConfigUpdate tests) or message size.
+   */
+  async addNode(
+    overrides: Pick<ReloadNodeOptions, 'configuration' | 'maxMessageSize'> & { userName?: string } = {},
+  ): Promise<SimNode> {
+    const { userName, ...nodeOverrides } = overrides;
+    const index = this.nodes.length;
+    const overlay = this.options.overlayName ?? 'sim.example.org';
+    const keys = await generateIdentityKeys('ecdsa');
+    const nodeId = this.randomNodeId();
+    const der = await this.issueCertificate(keys, userName ?? `sim${index}@${overlay}`, [nodeId]);
     const identity = this.policy.validate(der);
     const host = `10.${(index >> 16) & 0xff}.${(index >> 8) & 0xff}.${index & 0xff}`;
     const address = `${host}:1`;
@@ -123,7 +143,7 @@ export class OverlaySimulation {
       replicaHoldDownMs: this.options.replicaHoldDownMs ?? 5_000,
       refreshIntervalMs: this.options.refreshIntervalMs ?? 60_000,
       publishCertificate: this.options.publishCertificates ?? true,
-      ...overrides,
+      ...nodeOverrides,
     });
     const sim: SimNode = { index, address, node, alive: true };
     this.nodes.push(sim);

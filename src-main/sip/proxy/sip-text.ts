@@ -1,0 +1,121 @@
+/**
+ * The few text operations a proxy does on SIP messages that sip.js's parser leaves to its user: splitting a
+ * header that carries a comma-separated list (sip.js keeps `Via: a, b` as one raw value) into entries, each
+ * then validated by sip.js's own grammar, and writing a message back out from its parsed header map.
+ */
+import { Grammar, type IncomingMessage, type URI } from 'sip.js/lib/core/index.js';
+import { SipProxyMessageError } from './proxy-errors';
+
+export interface ViaEntry {
+  readonly raw: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly branch: string | undefined;
+}
+
+/** Splits at commas outside quoted strings, <...> and [...] (RFC 3261 §7.3.1 list form). */
+export function splitHeaderList(value: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '<' || c === '[') depth++;
+    else if ((c === '>' || c === ']') && depth > 0) depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(value.slice(start).trim());
+  return out.filter((v) => v.length > 0);
+}
+
+interface ParsedVia {
+  host: string;
+  port?: number;
+  branch?: string;
+}
+
+/** Every Via entry, top first, each checked against sip.js's Via grammar. */
+export function viaEntries(message: IncomingMessage, maxEntries: number): ViaEntry[] {
+  const out: ViaEntry[] = [];
+  for (const line of message.getHeaders('via')) {
+    for (const raw of splitHeaderList(line)) {
+      if (out.length >= maxEntries) throw new SipProxyMessageError('Via', `more than ${maxEntries} entries`);
+      const parsed = Grammar.parse(raw, 'Via') as ParsedVia | -1;
+      if (parsed === -1) throw new SipProxyMessageError('Via', `unparseable entry "${raw.slice(0, 80)}"`);
+      out.push({ raw, host: parsed.host.toLowerCase(), port: parsed.port, branch: parsed.branch });
+    }
+  }
+  return out;
+}
+
+export interface RouteEntry {
+  readonly raw: string;
+  readonly uri: URI;
+}
+
+interface ParsedRouteEntry {
+  position: number;
+  offset: number;
+  parsed: { uri: URI };
+}
+
+/** Route (or Record-Route) entries in order; sip.js's Record_Route rule is the name-addr list both share. */
+export function routeEntries(message: IncomingMessage, name: 'route' | 'record-route', max: number): RouteEntry[] {
+  const out: RouteEntry[] = [];
+  for (const line of message.getHeaders(name)) {
+    const parsed = Grammar.parse(line, 'Record_Route') as ParsedRouteEntry[] | -1;
+    if (parsed === -1 || !Array.isArray(parsed)) throw new SipProxyMessageError(name, 'not a list of name-addr');
+    for (const p of parsed) {
+      if (out.length >= max) throw new SipProxyMessageError(name, `more than ${max} entries`);
+      out.push({ raw: line.slice(p.offset, p.position).trim(), uri: p.parsed.uri });
+    }
+  }
+  return out;
+}
+
+/** `user@host` without scheme, user %-decoded and host lower-cased (RFC 7904's AOR comparison form). */
+export function aorOf(uri: URI): string {
+  let user = uri.user ?? '';
+  try {
+    user = decodeURIComponent(user);
+  } catch {
+    // A malformed %-escape stays as written: it then simply matches nothing.
+  }
+  return `${user}@${uri.host.toLowerCase()}`;
+}
+
+/** Lower-cases the host of a scheme-less AOR so that it compares like `aorOf`. */
+export function normaliseAor(aor: string): string {
+  const at = aor.lastIndexOf('@');
+  if (at < 0) return aor;
+  let user = aor.slice(0, at);
+  try {
+    user = decodeURIComponent(user);
+  } catch {
+    // as above
+  }
+  return `${user}@${aor.slice(at + 1).toLowerCase()}`;
+}
+
+/** Header lines of `message` in the order sip.js kept them, minus the names in `skip` (lower case). */
+export function headerLines(message: IncomingMessage, skip: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [name, values] of Object.entries(message.headers)) {
+    if (skip.has(name.toLowerCase())) continue;
+    for (const v of values) out.push(`${name}: ${v.raw}`);
+  }
+  return out;
+}
+
+export function render(startLine: string, lines: readonly string[], body: string): string {
+  const head = [startLine, ...lines, `Content-Length: ${Buffer.byteLength(body, 'utf8')}`].join('\r\n');
+  return `${head}\r\n\r\n${body}`;
+}
