@@ -4,7 +4,7 @@
  * lock the real user out; and every count is taken when the attempt arrives.
  */
 import { describe, expect, it } from 'vitest';
-import { clientAddressKey } from '../../src-main/host/enrollment/client-address';
+import { clientAddressKey, clientNetworkKeys } from '../../src-main/host/enrollment/client-address';
 import {
   DEFAULT_RATE_LIMITS,
   LoginRateLimiter,
@@ -57,7 +57,7 @@ describe('login throttle policy', () => {
     const forOne = Array.from({ length: 6 }, (_, i) => limiter.begin('bob@o.example', `198.51.100.${i}`));
     expect(forOne.map((r) => r.refused ?? 'admitted')).toEqual([
       ...Array<string>(4).fill('admitted'),
-      'in-flight-user',
+      'admitted', // the one slot kept for a pair's first attempt
       'in-flight-user',
     ]);
     for (const r of [...fromOne, ...forOne]) if (!r.refused) r.failed();
@@ -117,6 +117,166 @@ describe('login throttle policy', () => {
     for (let i = 0; i < 1_000; i++) admitted(limiter.begin(`u${i}@o.example`, `10.${i >> 8}.${i & 255}.1`)).failed();
     const sizes = limiter as unknown as Record<'pairs' | 'addresses' | 'users', Map<string, unknown>>;
     expect([sizes.pairs.size, sizes.addresses.size, sizes.users.size]).toEqual([100, 100, 100]);
+  });
+
+  it('refusals for checks in flight never count against the real user: no pair delay, no address block', () => {
+    const c = clock();
+    const limiter = new LoginRateLimiter({ now: c.now });
+    // Others hold every slot for alice: the shared ones and the one kept for a pair's first attempt.
+    const held = Array.from({ length: 5 }, (_, i) => limiter.begin('alice@o.example', `10.${i}.0.1`));
+    const answers = [];
+    for (let i = 0; i < 40; i++) {
+      const r = limiter.begin('alice@o.example', '203.0.113.9');
+      answers.push(r.refused ?? 'admitted');
+      if (!r.refused) r.failed();
+      c.advance(1_000);
+    }
+    expect(new Set(answers)).toEqual(new Set(['in-flight-user']));
+    for (const h of held) if (!h.refused) h.failed();
+    // Once the others' checks are done, alice's own pair and address are as fresh as before.
+    const real = admitted(limiter.begin('alice@o.example', '203.0.113.9'));
+    real.succeeded();
+  });
+
+  it('the real user is admitted while 40 addresses hold the in-flight slots, and after they stop', () => {
+    const c = clock();
+    const limiter = new LoginRateLimiter({ now: c.now });
+    const HASH_MS = 50;
+    const pending: { at: number; done: () => void }[] = [];
+    let mine = 0;
+    let next = 0;
+    const seen: string[] = [];
+    let maxDelay = 0;
+    let waiting = false;
+    // The reviewer's attack: each of 40 addresses in turn, always 4 guesses in flight, for 10 minutes; alice tries
+    // with the right password every 10 s from her own address and then every 10 s for 2 minutes after.
+    for (let t = 0; t <= 12 * 60_000; t += 100, c.advance(100)) {
+      for (let i = pending.length - 1; i >= 0; i--)
+        if ((pending[i] as { at: number }).at <= t) pending.splice(i, 1)[0]?.done();
+      while (t < 10 * 60_000 && mine < 4) {
+        const r = limiter.begin('alice@o.example', `10.${next++ % 40}.0.1`);
+        if (r.refused) break;
+        mine++;
+        pending.push({ at: t + r.delayMs + HASH_MS, done: () => (mine--, r.failed()) });
+      }
+      if (t % 10_000 === 5_000 && !waiting) {
+        const r = limiter.begin('alice@o.example', '203.0.113.9');
+        seen.push(r.refused ? `${r.refused} ${r.retryAfterMs}` : 'admitted');
+        if (!r.refused) {
+          maxDelay = Math.max(maxDelay, r.delayMs);
+          // The right password: checked, and a success (the first from this address takes the slot kept for first
+          // attempts, later ones the known pair's own slot).
+          waiting = true; // a person waits for the answer before trying again
+          pending.push({ at: t + r.delayMs + HASH_MS, done: () => ((waiting = false), r.succeeded()) });
+        }
+      }
+    }
+    expect(seen.filter((s) => s !== 'admitted')).toEqual([]);
+    expect(seen.length).toBeGreaterThan(60);
+    // The first check, in the first-attempt slot, waits one step at most; the later ones, a known pair's, not at all.
+    expect(maxDelay).toBeLessThanOrEqual(DEFAULT_RATE_LIMITS.userMaxDelayMs);
+  });
+
+  it('a greedy guesser who also takes the first-attempt slot keeps a first-time user out only while it has fresh addresses', () => {
+    const c = clock();
+    const limiter = new LoginRateLimiter({ now: c.now });
+    const pending: { at: number; done: () => void }[] = [];
+    let next = 0;
+    let admittedAt: number | undefined;
+    let refusals = 0;
+    // 40 addresses, each in its own /24, take every slot they can, every 100 ms; alice (never logged in before)
+    // comes at 60 s and retries when Retry-After says.
+    for (let t = 0; t <= 30 * 60_000 && admittedAt === undefined; t += 100, c.advance(100)) {
+      for (let i = pending.length - 1; i >= 0; i--)
+        if ((pending[i] as { at: number }).at <= t) pending.splice(i, 1)[0]?.done();
+      for (let k = 0; k < 10; k++) {
+        const r = limiter.begin('alice@o.example', `10.${next++ % 40}.0.1`);
+        if (!r.refused) pending.push({ at: t + r.delayMs + 50, done: () => r.failed() });
+      }
+      if (t >= 60_000 && t % 1_000 === 0) {
+        const r = limiter.begin('alice@o.example', '203.0.113.9');
+        if (r.refused) {
+          refusals++;
+          expect(r).toMatchObject({ refused: 'in-flight-user', retryAfterMs: 1_000 });
+        } else {
+          admittedAt = t;
+          expect(r.delayMs).toBeLessThanOrEqual(DEFAULT_RATE_LIMITS.userMaxDelayMs);
+        }
+      }
+    }
+    // Each address is fresh once per window, and holds the slot for at most one step of the slow-down.
+    expect(admittedAt).toBeLessThanOrEqual(60_000 + 40 * (DEFAULT_RATE_LIMITS.userMaxDelayMs + 100));
+    expect(refusals).toBeGreaterThan(0);
+  });
+
+  it('a known pair (a recent success) gets its own slot, whatever others hold', () => {
+    const c = clock();
+    const limiter = new LoginRateLimiter({ now: c.now });
+    admitted(limiter.begin('alice@o.example', '203.0.113.9')).succeeded();
+    c.advance(60 * 60_000);
+    const held = Array.from({ length: 5 }, (_, i) => admitted(limiter.begin('alice@o.example', `10.${i}.0.1`)));
+    // 30 wrong guesses from alice's own /24 by a neighbour: that network is spent for strangers, not for alice.
+    for (let i = 0; i < 60; i++) limiter.begin(`u${i}@o.example`, `203.0.113.${100 + (i % 30)}`);
+    const real = admitted(limiter.begin('alice@o.example', '203.0.113.9'));
+    expect(real.delayMs).toBe(0);
+    // One at a time: a second concurrent check from the known pair waits for the first.
+    expect(limiter.begin('alice@o.example', '203.0.113.9')).toMatchObject({ refused: 'in-flight-pair' });
+    real.succeeded();
+    for (const h of held) h.failed();
+  });
+
+  it('one IPv6 /56 spraying 800 users gets at most its aggregate budget in a window', () => {
+    const c = clock();
+    const limiter = new LoginRateLimiter({ now: c.now });
+    let checks = 0;
+    for (let net = 0; net < 256; net++)
+      for (let k = 0; k < 30; k++) {
+        const r = limiter.begin(
+          `user${(net * 30 + k) % 800}@o.example`,
+          clientAddressKey(`2001:db8:0:${net.toString(16)}::1`),
+        );
+        if (!r.refused) {
+          checks++;
+          r.failed();
+        }
+      }
+    expect(checks).toBeLessThanOrEqual(DEFAULT_RATE_LIMITS.maxPerNetwork);
+    // A whole /48 of /56s: at most the /48's budget.
+    let wide = 0;
+    for (let net = 0; net < 256; net++)
+      for (let k = 0; k < 30; k++) {
+        const r = limiter.begin(`user${k}@o.example`, clientAddressKey(`2001:db8:1:${(net << 8).toString(16)}::1`));
+        if (!r.refused) {
+          wide++;
+          r.failed();
+        }
+      }
+    expect(wide).toBeLessThanOrEqual(DEFAULT_RATE_LIMITS.maxPerSite);
+  });
+
+  it('one IPv4 /24 gets at most its aggregate budget', () => {
+    const limiter = new LoginRateLimiter({ now: clock().now });
+    let checks = 0;
+    for (let host = 0; host < 256; host++)
+      for (let k = 0; k < 30; k++) {
+        const r = limiter.begin(`user${k}@o.example`, `198.51.100.${host}`);
+        if (!r.refused) {
+          checks++;
+          r.failed();
+        }
+      }
+    expect(checks).toBeLessThanOrEqual(DEFAULT_RATE_LIMITS.maxPerNetwork);
+  });
+
+  it('groups IPv4 per /24 and IPv6 per /56 and /48 for the aggregate budgets', () => {
+    expect(clientNetworkKeys('192.0.2.77')).toEqual(['192.0.2.0/24']);
+    expect(clientNetworkKeys('::ffff:192.0.2.77')).toEqual(['192.0.2.0/24']);
+    expect(clientNetworkKeys('2001:db8:1:2ff::1')).toEqual(['2001:db8:1:200::/56', '2001:db8:1::/48']);
+    expect(clientNetworkKeys(clientAddressKey('2001:db8:1:2ff::1'))).toEqual([
+      '2001:db8:1:200::/56',
+      '2001:db8:1::/48',
+    ]);
+    expect(clientNetworkKeys('unknown')).toEqual([]);
   });
 
   it('counts IPv4 clients per address (also IPv4-mapped) and IPv6 clients per /64', () => {

@@ -6,7 +6,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LoginRateLimiter } from '../../src-main/host/enrollment/rate-limiter';
+import { DEFAULT_RATE_LIMITS, LoginRateLimiter } from '../../src-main/host/enrollment/rate-limiter';
 import { startOverlayServer, type RunningOverlayServer } from '../../src-main/host/overlay/overlay-server';
 import { memoryLogger } from '../support/fixtures';
 import {
@@ -118,7 +118,43 @@ describe('enrollment login throttling', () => {
     const requests = [];
     for (let i = 0; i < 10; i++) requests.push(await enrollmentRequest(BOB.username, `guess ${i}`));
     const answers = await race(running.port, requests, (i) => `127.0.0.${10 + i}`);
-    expect(checked(answers)).toBeLessThanOrEqual(4);
+    // The shared slots, and the one kept for a pair's first attempt.
+    expect(checked(answers)).toBeLessThanOrEqual(DEFAULT_RATE_LIMITS.maxInFlightPerUser + 1);
     expect(answers.filter((a) => a.status === 429).every((a) => Number(a.retryAfter) >= 1)).toBe(true);
+  }, 60_000);
+  it('40 addresses holding the in-flight slots for alice do not keep her out, during the attack or after', async () => {
+    // Every check of alice's waits 300 ms (no free checks), so 40 guessing addresses keep all her shared slots busy
+    // with a few requests a second, as in the reviewer's attack; each address in its own /24.
+    const running = await serve(
+      new LoginRateLimiter({ userFreeAttempts: 0, userBaseDelayMs: 300, userMaxDelayMs: 300 }),
+    );
+    let stop = false;
+    let sent = 0;
+    let busy = 0;
+    const attackers: Promise<void>[] = [];
+    const guess = async (n: number) => {
+      busy++;
+      await attempt(running.port, site.caPem, ALICE.username, `guess ${n}`, `127.1.${n % 40}.1`).catch(() => undefined);
+      busy--;
+    };
+    const attacker = (async () => {
+      while (!stop && sent < 400) {
+        if (busy < DEFAULT_RATE_LIMITS.maxInFlightPerUser) attackers.push(guess(sent++));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const during: RawAnswer[] = [];
+    for (let i = 0; i < 6; i++) {
+      during.push(await attempt(running.port, site.caPem, ALICE.username, ALICE.password, '127.9.9.9'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    stop = true;
+    await attacker;
+    await Promise.all(attackers);
+    const after = await attempt(running.port, site.caPem, ALICE.username, ALICE.password, '127.9.9.9');
+    expect(sent).toBeGreaterThan(10);
+    expect(during.map((a) => `${a.status} ${a.retryAfter ?? ''}`)).toEqual(Array<string>(6).fill('200 '));
+    expect(after.status).toBe(200);
   }, 60_000);
 });

@@ -91,6 +91,11 @@ describe('overlay HTTPS server limits', () => {
     expect(DEFAULT_SERVER_LIMITS.handshakeTimeoutMs).toBeLessThanOrEqual(10_000);
     expect(DEFAULT_SERVER_LIMITS.maxConnectionsPerAddress).toBeLessThanOrEqual(32);
     expect(DEFAULT_SERVER_LIMITS.maxConnections).toBeLessThanOrEqual(1024);
+    expect(DEFAULT_SERVER_LIMITS.maxRequestsPerSocket).toBeLessThanOrEqual(1000);
+    expect(DEFAULT_SERVER_LIMITS.maxConnectionLifetimeMs).toBeLessThanOrEqual(10 * 60_000);
+    expect(DEFAULT_SERVER_LIMITS.maxConnectionsPerNetwork).toBeLessThanOrEqual(
+      4 * DEFAULT_SERVER_LIMITS.maxConnectionsPerAddress,
+    );
   });
 
   it('runs with the defaults unless told otherwise', async () => {
@@ -152,15 +157,65 @@ describe('overlay HTTPS server limits', () => {
     expect(await fetchConfig(running.port, '127.0.0.7')).toBe(200);
   });
 
-  it('refuses connections beyond the total cap, and takes new ones once others have gone', async () => {
+  it('at the total cap, a new address is served: the oldest connection of the biggest holder makes room', async () => {
     const running = await serve({ maxConnections: 4 });
     const held = [];
-    for (let i = 0; i < 4; i++) held.push(await connectFrom(running.port, `127.0.0.${20 + i}`));
-    expect(await refused(running.port, '127.0.0.30')).toBe(true);
-    const gone = closed(held[0] as TLSSocket);
-    held[0]?.destroy();
-    await gone;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 4; i++) held.push(await connectFrom(running.port, '127.0.0.20'));
+    // The biggest holder gets no more...
+    expect(await refused(running.port, '127.0.0.20')).toBe(true);
+    // ...while a newcomer gets in, and the holder's oldest connection is the one closed for it.
+    const oldest = closed(held[0] as TLSSocket);
     expect(await fetchConfig(running.port, '127.0.0.31')).toBe(200);
+    await oldest;
+    expect(held.slice(1).every((s) => !s.destroyed)).toBe(true);
+  });
+
+  it('16 addresses holding every connection with a request every few seconds do not keep a new address out', async () => {
+    // The reviewer's 16 × 16 = 256, scaled to 4 × 4 = 16, with a request on each connection every 200 ms.
+    const running = await serve({ maxConnectionsPerAddress: 4, maxConnections: 16, keepAliveTimeoutMs: 1_000 });
+    const held: TLSSocket[] = [];
+    for (let a = 0; a < 4; a++)
+      for (let i = 0; i < 4; i++) {
+        const socket = await connectFrom(running.port, `127.0.1.${a + 1}`);
+        socket.on('data', () => undefined);
+        held.push(socket);
+      }
+    let rounds = 0;
+    const timer = setInterval(() => {
+      rounds++;
+      for (const s of held) if (!s.destroyed) s.write(CONFIG_GET);
+    }, 200);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await fetchConfig(running.port, '127.0.2.99')).toBe(200);
+      expect(await fetchConfig(running.port, '127.0.2.98')).toBe(200);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(rounds).toBeGreaterThan(1);
+  });
+
+  it('closes a keep-alive connection after its maximum number of requests', async () => {
+    const running = await serve({ maxRequestsPerSocket: 3 });
+    const socket = await connectFrom(running.port, '127.0.0.8');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    // The third answer is written at once (a 404), the others after a file read.
+    socket.write(CONFIG_GET + CONFIG_GET + CONFIG_GET.replace('reload-config', 'nothing') + CONFIG_GET + CONFIG_GET);
+    const cut = await closesWithin(socket, 2000);
+    expect(cut).toBe(true);
+    expect(text.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 404']);
+  });
+
+  it('closes a busy keep-alive connection at the end of its maximum lifetime', async () => {
+    const running = await serve({ maxConnectionLifetimeMs: 500 });
+    const socket = await connectFrom(running.port, '127.0.0.9');
+    socket.on('data', () => undefined);
+    const timer = setInterval(() => socket.destroyed || socket.write(CONFIG_GET), 100);
+    const started = Date.now();
+    const cut = await closesWithin(socket, 3000);
+    clearInterval(timer);
+    expect(cut).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

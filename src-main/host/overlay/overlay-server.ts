@@ -2,15 +2,19 @@
  * `overlay serve`: the configuration document at /.well-known/reload-config and the enrollment service at
  * /enroll, over HTTPS with the overlay CA's server certificate. Structured logs, one line per request.
  * The server is on the open Internet, so no client holds a connection for free: short timeouts for the TLS
- * handshake, the headers, the whole request and idle keep-alive, and caps on connections per client address
- * (IPv6 per /64) and in total (ServerLimits; docs/decisions.md, "Enrollment server limits").
+ * handshake, the headers, the whole request and idle keep-alive; a maximum of requests per connection and a
+ * maximum lifetime, so busy keep-alive connections are recycled too; caps on connections per client address
+ * (IPv6 per /64), per IPv6 /56 and in total. At the total cap a newcomer is not refused: the address holding the
+ * most connections gives up its oldest (idle first), so a few addresses cannot keep a new one out
+ * (ServerLimits; docs/decisions.md, "Enrollment server limits").
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../common/logger';
 import { AccountStore } from '../enrollment/account-store';
-import { clientAddressKey } from '../enrollment/client-address';
+import { clientAddressKey, clientNetworkKeys } from '../enrollment/client-address';
 import { createEnrollmentHandler } from '../enrollment/enrollment-handler';
 import { LoginRateLimiter } from '../enrollment/rate-limiter';
 import type { OverlayDir } from './overlay-dir';
@@ -31,8 +35,17 @@ export interface ServerLimits {
   handshakeTimeoutMs: number;
   /** Open connections per client address (IPv6: per /64); more are closed at once. */
   maxConnectionsPerAddress: number;
-  /** Open connections in total; more are closed at once. */
+  /** Open connections per IPv6 /56 (one subscriber's usual allocation); more are closed at once. */
+  maxConnectionsPerNetwork: number;
+  /**
+   * Open connections in total. A newcomer beyond it takes the place of the oldest connection (idle ones first) of
+   * the address holding the most, unless it holds as many itself; then it is closed at once.
+   */
   maxConnections: number;
+  /** Requests on one keep-alive connection; the last answer says `connection: close`. */
+  maxRequestsPerSocket: number;
+  /** A connection is closed this long after it opened (at the end of the answer in progress, if any). */
+  maxConnectionLifetimeMs: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -42,7 +55,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   idleTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   maxConnectionsPerAddress: 16,
+  maxConnectionsPerNetwork: 64,
   maxConnections: 256,
+  maxRequestsPerSocket: 100,
+  maxConnectionLifetimeMs: 5 * 60_000,
 });
 
 /** A server limit that is not a positive whole number, or headers allowed longer than the whole request. */
@@ -67,27 +83,119 @@ function serverLimits(given: Partial<ServerLimits> = {}): ServerLimits {
   return limits;
 }
 
-/** Closes connections beyond the per-address cap as they arrive; logs the first refusal of each streak. */
-function capConnectionsPerAddress(server: Server, max: number, log: Logger): void {
-  const open = new Map<string, number>();
+interface Connection {
+  socket: Socket;
+  /** The client's address and port, which the TLS socket of a request shares with the TCP one. */
+  peer: string;
+  key: string;
+  network: string | undefined;
+  /** Requests being answered on it, and answered so far. */
+  busy: number;
+  requests: number;
+  /** The TLS socket over `socket`, once a request has come on it: ended politely, after the last answer. */
+  tls?: Socket;
+  /** Past its lifetime: closed when its answer in progress is done. */
+  expired: boolean;
+}
+
+const TOTAL_CAP = 'total-cap';
+
+/**
+ * Enforces the connection caps as connections arrive (Node's own `maxConnections` would refuse the newcomer):
+ * per address, per IPv6 /56, and in total by evicting from the biggest holder. Connections are kept per key in
+ * arrival order, oldest first; each is closed at the end of its lifetime. Logs the first refusal of each streak.
+ */
+function capConnections(server: Server, limits: ServerLimits, log: Logger): void {
+  const byKey = new Map<string, Set<Connection>>();
+  const byNetwork = new Map<string, number>();
+  const byPeer = new Map<string, Connection>();
   const warned = new Set<string>();
+  let total = 0;
+  const peer = (socket: Socket) => `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
+  const refuse = (socket: Socket, key: string, reason: string, max: number) => {
+    if (!warned.has(key)) log.warn('connection refused', { reason, address: key, max });
+    warned.add(key);
+    socket.destroy();
+  };
+  /** The oldest idle connection of the address holding the most, else its oldest; none if `mine` holds as many. */
+  const victim = (mine: number): Connection | undefined => {
+    let biggest: Set<Connection> | undefined;
+    for (const set of byKey.values()) if (!biggest || set.size > biggest.size) biggest = set;
+    if (!biggest || biggest.size <= mine) return undefined;
+    const all = [...biggest];
+    return all.find((c) => c.busy === 0) ?? all[0];
+  };
   server.on('connection', (socket: Socket) => {
     const key = clientAddressKey(socket.remoteAddress);
-    const count = open.get(key) ?? 0;
-    if (count >= max) {
-      if (!warned.has(key)) log.warn('connection refused', { reason: 'per-address-cap', address: key, max });
-      warned.add(key);
-      socket.destroy();
-      return;
+    const network = socket.remoteAddress?.includes(':') ? clientNetworkKeys(key)[0] : undefined;
+    const mine = byKey.get(key)?.size ?? 0;
+    if (mine >= limits.maxConnectionsPerAddress)
+      return refuse(socket, key, 'per-address-cap', limits.maxConnectionsPerAddress);
+    if (network && (byNetwork.get(network) ?? 0) >= limits.maxConnectionsPerNetwork)
+      return refuse(socket, network, 'per-network-cap', limits.maxConnectionsPerNetwork);
+    if (total >= limits.maxConnections) {
+      const evicted = victim(mine);
+      if (!evicted) return refuse(socket, key, TOTAL_CAP, limits.maxConnections);
+      // Once per streak of a full server: every newcomer evicts someone then.
+      if (!warned.has(TOTAL_CAP)) log.warn('connection evicted', { reason: TOTAL_CAP, address: evicted.key, for: key });
+      warned.add(TOTAL_CAP);
+      forget(evicted);
+      evicted.socket.destroy();
     }
-    open.set(key, count + 1);
+    const connection: Connection = { socket, peer: peer(socket), key, network, busy: 0, requests: 0, expired: false };
+    remember(connection);
+    const lifetime = setTimeout(() => {
+      connection.expired = true;
+      if (connection.busy > 0) return; // ended after its answer
+      if (connection.tls) connection.tls.end();
+      else socket.destroy();
+    }, limits.maxConnectionLifetimeMs);
+    lifetime.unref();
     socket.once('close', () => {
-      const left = (open.get(key) ?? 1) - 1;
-      if (left > 0) open.set(key, left);
-      else open.delete(key);
-      if (left < max) warned.delete(key);
+      clearTimeout(lifetime);
+      forget(connection);
     });
   });
+  // Before the application's handler, which may answer at once: the header has to be set before that.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const connection = byPeer.get(peer(req.socket));
+    if (!connection) return;
+    connection.tls = req.socket;
+    connection.busy++;
+    // Node only marks the last answer `connection: close` and answers 503 to any further request on the connection:
+    // it is ended here once that answer is out (so is a connection past its lifetime).
+    const last = ++connection.requests >= limits.maxRequestsPerSocket;
+    if (last || connection.expired) res.setHeader('connection', 'close');
+    res.once('finish', () => {
+      if (last || connection.expired) req.socket.end();
+    });
+    res.once('close', () => connection.busy--);
+  });
+
+  function remember(c: Connection): void {
+    let set = byKey.get(c.key);
+    if (!set) byKey.set(c.key, (set = new Set()));
+    set.add(c);
+    if (c.network) byNetwork.set(c.network, (byNetwork.get(c.network) ?? 0) + 1);
+    byPeer.set(c.peer, c);
+    total++;
+  }
+  /** Idempotent: an evicted connection is forgotten at once, and again when its close event comes. */
+  function forget(c: Connection): void {
+    const set = byKey.get(c.key);
+    if (!set?.delete(c)) return;
+    if (set.size === 0) byKey.delete(c.key);
+    if (c.network) {
+      const left = (byNetwork.get(c.network) ?? 1) - 1;
+      if (left > 0) byNetwork.set(c.network, left);
+      else byNetwork.delete(c.network);
+      warned.delete(c.network);
+    }
+    byPeer.delete(c.peer);
+    total--;
+    warned.delete(c.key);
+    if (total < limits.maxConnections - 1) warned.delete(TOTAL_CAP); // not just an eviction: room again
+  }
 }
 
 export interface RunningOverlayServer {
@@ -179,8 +287,8 @@ export async function startOverlayServer(
     },
   );
   server.timeout = limits.idleTimeoutMs;
-  server.maxConnections = limits.maxConnections;
-  capConnectionsPerAddress(server, limits.maxConnectionsPerAddress, log);
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  capConnections(server, limits, log);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? overlay.settings.listen.port, options.host ?? overlay.settings.listen.host, () =>
