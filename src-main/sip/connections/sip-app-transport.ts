@@ -11,7 +11,7 @@
  *   `pongTimeoutMs` (any bytes from the peer prove it alive just as well), or the flow is closed; a peer's
  *   ping is answered with a pong. A stream that cannot be framed is closed (there is no resynchronising).
  *
- * The Via transport token is "TLS" on streams and "DTLS" on datagrams (/tmp/notes/sip-connections.md).
+ * The Via transport token is "TLS" on streams and "DTLS" on datagrams (docs/decisions.md, "The SIP usage").
  */
 import {
   AppConnectionClosedError,

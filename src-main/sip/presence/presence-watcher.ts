@@ -45,7 +45,7 @@ export interface PresenceWatcherOptions {
   intervalMs?: number;
   /** Cap of the doubling gap between checks of an offline AOR (default 120 s). */
   maxOfflineIntervalMs?: number;
-  /** Extra delay up to this fraction of the gap, so that checks do not fall into step (default 0.1). */
+  /** Extra delay up to this fraction of the interval, so that checks do not fall into step (default 0.1). */
   jitter?: number;
   /** Due checks are started in batches this often (default 1 s). */
   tickMs?: number;

@@ -5,7 +5,7 @@
  * binding lives, or another AOR while forwarding is set. Records are re-stored before they expire, removed
  * with exists=false when the last binding goes, and all removed on stop().
  *
- * Binding model (docs proposal in /tmp/notes/sip-registration.md): several UAs of this node registering the
+ * Binding model (docs/decisions.md, "The SIP usage"): several UAs of this node registering the
  * same AOR share the one entry (USER-NODE-MATCH allows one key per Node-ID); its lifetime runs to the longest
  * binding, capped at maxRecordLifetimeSec and then refreshed at 2/3 of the stored lifetime. Forwarding takes
  * the same key, so while set it replaces the route (calls go to the target and our other devices' entries).
