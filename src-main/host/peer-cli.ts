@@ -28,10 +28,12 @@ import { startLocalPeer, type LocalPeerOptions } from './peer/local-peer';
 import { runPeerControl } from './peer/peer-control';
 import { startPeerRuntime } from './peer/peer-runtime';
 import { followConfiguration } from './peer/config-follow';
+import { SipLocalPortInUseError } from '../sip/index';
 
 const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]
        [--first-node] [--listen HOST:PORT] [--advertise HOST] [--host-address ADDR]...
        [--status-interval SECONDS] [--refresh-interval SECONDS] [--control] [--log-level debug|info|warn|error]
+       [--sip-port PORT]  (local SIP interface on 127.0.0.1, UDP and TCP; default 5060, 0 = no SIP)
    or: npm run peer -- --local [--user NAME] [--identity FILE --password-file FILE] [--listen HOST:PORT]
        [--interface ADDR] [--join-window SECONDS] [--host-address ADDR]... [--status-interval SECONDS]
        [--refresh-interval SECONDS]
@@ -39,6 +41,8 @@ const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --pas
        (the local overlay: peers on the LAN find each other by mDNS; identities are self-signed and UNVERIFIED)`;
 
 const JOIN_ATTEMPTS = 5;
+/** The local SIP interface's port unless --sip-port says otherwise (the port phones use by default). */
+const DEFAULT_SIP_PORT = 5060;
 
 function hostPort(value: string, flag: string): { host: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value);
@@ -93,6 +97,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     interface: { type: 'string' },
     user: { type: 'string' },
     'join-window': { type: 'string' },
+    'sip-port': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) {
@@ -100,7 +105,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     return;
   }
   if (values.local) {
-    for (const flag of ['config', 'first-node', 'advertise'] as const)
+    for (const flag of ['config', 'first-node', 'advertise', 'sip-port'] as const)
       if (values[flag] !== undefined) throw new CliUsageError(`--${flag} cannot be used with --local`);
     if (values.identity && values['self-signed'])
       throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
@@ -126,6 +131,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   }
   const interval = values['status-interval'] ? Number(values['status-interval']) : 30;
   if (!Number.isFinite(interval) || interval < 0) throw new CliUsageError('--status-interval must be seconds ≥ 0');
+  const sipPort = values['sip-port'] === undefined ? DEFAULT_SIP_PORT : parsePort(values['sip-port'], '--sip-port');
   const refresh = values['refresh-interval'] ? Number(values['refresh-interval']) : 300;
   if (!Number.isFinite(refresh) || refresh < 1) throw new CliUsageError('--refresh-interval must be seconds ≥ 1');
   const defaultListen = values.local ? { host: '0.0.0.0', port: 0 } : { host: '127.0.0.1', port: 0 };
@@ -188,6 +194,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   }
 
   const runtime = await startPeerRuntime({
+    sipPort,
     config,
     ...(loaded ? { configDocument: loaded.text } : {}),
     privateKey,
@@ -197,8 +204,16 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     ...(values['host-address'] ? { hostAddresses: values['host-address'] } : {}),
     refreshIntervalMs: refresh * 1000,
     log,
+  }).catch((error: unknown) => {
+    if (error instanceof SipLocalPortInUseError)
+      throw new CliUsageError(
+        `--sip-port ${sipPort}: ${error.host}:${sipPort} is in use by another program; ` +
+          'choose another port with --sip-port PORT, or --sip-port 0 to run without SIP',
+      );
+    throw error;
   });
   const { node } = runtime;
+  if (runtime.sip) line({ event: 'sip', uri: runtime.sip.localUri, user: runtime.sip.status().user });
   followConfiguration(node, { source: values.config as string, log });
   line({ event: 'listening', nodeId: node.status().nodeId, ...runtime.address });
   node.onStateChanged((state) => log.info('overlay state', { state }));
@@ -221,6 +236,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     node: () => node,
     statusExtra: (st) => ({ counters: st.transport.counters }),
     close: () => runtime.close(),
+    sip: () => runtime.sip,
     interval,
     control: values.control ?? false,
     line,
@@ -257,6 +273,8 @@ function runForeground(o: {
   node: () => ReloadNode | undefined;
   statusExtra: (status: ReloadNodeStatus) => Record<string, unknown>;
   close: () => Promise<void>;
+  /** The SIP service for `sip-status` (absent or undefined: SIP is off). */
+  sip?: () => { status(): object } | undefined;
   interval: number;
   control: boolean;
   line: (record: unknown) => void;
@@ -292,7 +310,7 @@ function runForeground(o: {
   };
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
-  if (o.control) runPeerControl(o.node, o.line, () => void stop(0));
+  if (o.control) runPeerControl(o.node, o.line, () => void stop(0), process.stdin, { sip: o.sip });
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('peer.js');

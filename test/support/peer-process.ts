@@ -24,6 +24,8 @@ export class PeerProcess {
       process.execPath,
       ...(entry ? [entry] : ['--import', 'tsx', 'src-main/host/peer-cli.ts']),
       ...args,
+      // Peers run without the local SIP interface unless a test names a port: many peers share one machine.
+      ...(args.includes('--local') || args.includes('--sip-port') ? [] : ['--sip-port', '0']),
       '--control',
     ];
     const [file, ...rest] = namespace ? ['ip', 'netns', 'exec', namespace, ...command] : command;

@@ -8,6 +8,8 @@
  *                                             sign and store one value (dictionary key / array index, default 0
  *                                             — where the peer's own certificate sits in the certificate Kinds)
  *   {"cmd":"fetch","kind":3,"resource":"<name>"} fetch every value of that Kind (signatures checked)
+ *   {"cmd":"sip-status"}                      the SIP usage: local interface, bindings, registrations, recent
+ *                                             resolutions, connections, proxy counters, recent failures
  *   {"cmd":"leave"}                           leave the overlay and exit
  * `resource` is a Resource Name: the Resource-ID is its hash (RFC 6940 §5.2).
  * Malformed lines get {"ok":false,"error":...} naming the problem; nothing is ignored silently. A line may
@@ -132,8 +134,23 @@ function kindAndResource(node: ReloadNode, command: Command) {
   return { kind, model, resourceId: resourceIdFor(command.resource, node.nodeId.length) };
 }
 
-export async function runControlCommand(node: ReloadNode, command: Command): Promise<Record<string, unknown>> {
+/** Services besides the node that commands report on (absent: that service is off). */
+export interface ControlServices {
+  /** The SIP service (its `status()`), undefined when the peer runs without SIP. */
+  sip?: (() => { status(): object } | undefined) | undefined;
+}
+
+export async function runControlCommand(
+  node: ReloadNode,
+  command: Command,
+  services: ControlServices = {},
+): Promise<Record<string, unknown>> {
   switch (command.cmd) {
+    case 'sip-status': {
+      const sip = services.sip?.();
+      if (!sip) throw new ControlCommandError('sip-status: this peer runs without SIP (--sip-port 0)');
+      return { sip: sip.status() };
+    }
     case 'status': {
       const document = node.configuration.document;
       return {
@@ -209,6 +226,7 @@ export function runPeerControl(
   out: (value: unknown) => void,
   leave: () => void,
   input: NodeJS.ReadableStream = process.stdin,
+  services: ControlServices = {},
 ): void {
   const current = () => {
     const n = typeof node === 'function' ? node() : node;
@@ -231,7 +249,7 @@ export function runPeerControl(
       return;
     }
     Promise.resolve()
-      .then(() => runControlCommand(current(), command))
+      .then(() => runControlCommand(current(), command, services))
       .then(
         (result) => out({ ok: true, cmd: command.cmd, ...tag, ...result }),
         (error: Error) => out({ ok: false, cmd: command.cmd, ...tag, error: `${error.name}: ${error.message}` }),

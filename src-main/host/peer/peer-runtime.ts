@@ -24,6 +24,7 @@ import {
   type AppAttachStrategy,
   type AttachStrategy,
 } from '../../reload/transport';
+import { SipService } from '../../sip/index';
 
 export interface PeerRuntimeOptions {
   config: OverlayConfiguration;
@@ -41,6 +42,11 @@ export interface PeerRuntimeOptions {
   log: Logger;
   /** How often the peer stores its own values again (default 5 min). */
   refreshIntervalMs?: number;
+  /**
+   * The local SIP interface's port on 127.0.0.1 (UDP and TCP); undefined or 0: no SIP service. A port in use
+   * rejects with SipLocalPortInUseError (nothing left running).
+   */
+  sipPort?: number;
 }
 
 export class PeerSetupError extends Error {
@@ -59,6 +65,8 @@ export interface PeerRuntime {
   address: { host: string; port: number };
   /** A direct link from our endpoint (the local overlay's reachability check uses it). */
   connect(address: { host: string; port: number }, expectedNodeId?: Uint8Array): Promise<Link>;
+  /** The SIP usage (registrar, proxy, local SIP interface) when a SIP port was given. */
+  sip: SipService | undefined;
   close(): Promise<void>;
 }
 
@@ -151,11 +159,32 @@ export async function startPeerRuntime(o: PeerRuntimeOptions): Promise<PeerRunti
       ...(config.selfTuning ? { selfTuning: { peersToProbe: config.selfTuning.peersToProbe } } : {}),
     },
   });
+  let sip: SipService | undefined;
+  if (o.sipPort !== undefined && o.sipPort !== 0) {
+    sip = new SipService({
+      node,
+      overlayName: config.instanceName,
+      policy,
+      clock: realClock,
+      log: o.log,
+      localPort: o.sipPort,
+    });
+    try {
+      await sip.start();
+    } catch (error) {
+      await sip.stop().catch(() => undefined);
+      await endpoint.close();
+      throw error;
+    }
+  }
   return {
     node,
     address: endpoint.address,
     connect: (address, expectedNodeId) => endpoint.connect(address, expectedNodeId),
+    sip,
     close: async () => {
+      // SIP first: its registrations are removed from the overlay while we are still in it.
+      await sip?.stop().catch((error: Error) => o.log.warn('sip stop', { error: error.message }));
       await node.stop();
       await endpoint.close();
     },
