@@ -27,18 +27,18 @@ function namedNode(signer: DataSigner): Uint8Array | string {
 }
 
 /**
- * RFC 7904 §3.4 sip:domain-restriction, a parameter of the SIP-REGISTRATION kind-block: the AOR (= the
- * certificate's user name, since H(user name) must be the Resource-ID) must be in the overlay's domain, or
- * match one of the patterns (full match, case-insensitive) when `enable` is true.
+ * RFC 7904 §3.4 sip:domain-restriction, a parameter of the SIP-REGISTRATION kind-block: the AOR must be in the
+ * overlay's domain, or match one of the patterns (full match, case-insensitive) when `enable` is true. Why
+ * `aor` is not admitted, or undefined when it is (or the Kind has no restriction). The storing peer applies it
+ * to the signer's user name; the SIP usage applies it before it stores (one rule for both sides).
  */
-function domainAllowed(kind: StorageKind, overlay: string | undefined, signer: DataSigner): string | undefined {
+export function sipDomainRefusal(kind: StorageKind, overlay: string | undefined, aor: string): string | undefined {
   const restriction = kind.sipDomainRestriction;
   if (!restriction) return undefined;
-  const user = signer.identity.userName;
-  const domain = user.slice(user.lastIndexOf('@') + 1).toLowerCase();
+  const domain = aor.slice(aor.lastIndexOf('@') + 1).toLowerCase();
   if (!restriction.enabled) {
     if (overlay !== undefined && domain === overlay.toLowerCase()) return undefined;
-    return `the domain of "${user}" is not the overlay's (${overlay ?? 'unknown'})`;
+    return `the domain of "${aor}" is not the overlay's (${overlay ?? 'unknown'})`;
   }
   for (const pattern of restriction.patterns) {
     let re: RegExp;
@@ -49,7 +49,12 @@ function domainAllowed(kind: StorageKind, overlay: string | undefined, signer: D
     }
     if (re.test(domain)) return undefined;
   }
-  return `the domain of "${user}" matches no sip:domain-restriction pattern`;
+  return `the domain of "${aor}" matches no sip:domain-restriction pattern`;
+}
+
+/** The AOR a SIP-REGISTRATION value is stored under is the certificate's user name (USER-NODE-MATCH). */
+function domainAllowed(kind: StorageKind, overlay: string | undefined, signer: DataSigner): string | undefined {
+  return sipDomainRefusal(kind, overlay, signer.identity.userName);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The storage engine of a RELOAD peer (RFC 6940 §7): Store, Fetch, Stat, Find, expiry, replication helpers. */
-export { accessRefusal, MAX_NODE_MULTIPLE_INDEX } from './access-control';
+export { accessRefusal, MAX_NODE_MULTIPLE_INDEX, sipDomainRefusal } from './access-control';
 export type { DataStore, StoreLimits, StoreUsage } from './data-store';
 export * from './errors';
 export { wireDataModel, type StorageKind } from './kinds';

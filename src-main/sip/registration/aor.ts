@@ -5,7 +5,7 @@
  * semantics (absent: any domain; enable=false: the overlay's name; enable=true: a full, case-insensitive
  * match of one pattern; a pattern that does not compile matches nothing).
  */
-import type { StorageKind } from '../../reload';
+import { sipDomainRefusal, type StorageKind } from '../../reload';
 import { AorSyntaxError, DomainRestrictedError } from './errors';
 
 /** RFC 5321's path limit, as the user-name rule uses: longer cannot be anyone's certificate user name. */
@@ -35,31 +35,11 @@ export function normalizeAor(input: string, field = 'aor'): string {
   return `${decoded.slice(0, at)}@${decoded.slice(at + 1).toLowerCase()}`;
 }
 
-/** The domain part (right of the last @), lowercase. */
-export function aorDomain(aor: string): string {
-  return aor.slice(aor.lastIndexOf('@') + 1).toLowerCase();
-}
-
 /**
  * Throws DomainRestrictedError when the SIP-REGISTRATION Kind's sip:domain-restriction does not admit `aor`
  * in the overlay named `overlayName`.
  */
 export function checkDomainRestriction(kind: StorageKind, overlayName: string, aor: string, field = 'aor'): void {
-  const restriction = kind.sipDomainRestriction;
-  if (!restriction) return;
-  const domain = aorDomain(aor);
-  if (!restriction.enabled) {
-    if (domain === overlayName.toLowerCase()) return;
-    throw new DomainRestrictedError(field, `the domain "${domain}" is not the overlay's (${overlayName})`);
-  }
-  for (const pattern of restriction.patterns) {
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(?:${pattern})$`, 'i');
-    } catch {
-      continue;
-    }
-    if (re.test(domain)) return;
-  }
-  throw new DomainRestrictedError(field, `the domain "${domain}" matches no sip:domain-restriction pattern`);
+  const refusal = sipDomainRefusal(kind, overlayName, aor);
+  if (refusal) throw new DomainRestrictedError(field, refusal);
 }
