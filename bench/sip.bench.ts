@@ -3,17 +3,24 @@
  * - `kamailio`: sipp UAC -> Kamailio (registrar + stateful record-routing proxy, in-memory location table) ->
  *   sipp UAS registered there; the conventional reference.
  * - `direct`: sipp UAC -> sipp UAS, no proxy; the floor.
+ * - `overlay`: 20 real peer processes on loopback, the UAS registered at peer B's local SIP interface, the UAC
+ *   calling the AOR at peer A's: the first call pays lookup + AppAttach + ICE + DTLS, the others reuse the
+ *   connection (reported apart, beside issue 11's targets). BENCH_SIP_PATHS=overlay,kamailio runs only those.
  * A path is a `SipBenchPath`: it starts what it needs, registers the callee, and says where the UAC sends its
- * INVITEs, so the overlay path (UAS registered at one peer, UAC calling through another) plugs in as one more
- * entry of `paths`. For each path: `calls` calls at `rate` calls/s, INVITE->180 (post-dial delay) and
+ * INVITEs. For each path: `calls` calls at `rate` calls/s, INVITE->180 (post-dial delay) and
  * INVITE->200 per call from sipp's µs message trace (as /work/shared/anchors/sip_bench.py), p50/p95/p99; then,
  * for the paths in `maxRatePaths`, rate steps of `stepSecs` each until the first failing step (the anchor's
  * pass rule), with the path's processes' memory before and after. Every process is started here and stopped
  * by its pid, also on error; every loop is bounded by call count and timeout.
  */
-import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { OverlayDir } from '../src-main/host/overlay/overlay-dir';
+import { exportIdentity, generateIdentityKeys, issueCertificate } from '../src-main/reload/identity';
 import { Kamailio, kamailioVersion } from '../test/support/kamailio';
+import { PeerProcess } from '../test/support/peer-process';
 import {
   freeLoopbackPort,
   LOOPBACK,
@@ -42,6 +49,8 @@ export interface StartedSipPath {
   target: string;
   /** The Request-URI's domain ([domain]; default `target`). */
   domain?: string;
+  /** The caller's user name ([caller]; default sipp's `uac`). */
+  caller?: string;
   /** The processes that carry the calls (their memory is reported); none for `direct`. */
   pids(): number[];
   /** What ran, for the report (versions, workers). */
@@ -81,6 +90,12 @@ export interface SetupRun {
   /** The run's first call (for the overlay: the lookup + AppAttach one), ms. */
   first180?: number;
   first200?: number;
+  /** The calls after the first (for the overlay: over the connection the first call opened). */
+  repeat180: LatencyStats;
+  repeat200: LatencyStats;
+  /** The path's processes' memory before and after the setup-time calls. */
+  memoryBeforeKb: MemoryKb;
+  memoryAfterKb: MemoryKb;
   rtd180: LatencyStats;
   rtd200: LatencyStats;
   machineBusyPct: number;
@@ -170,6 +185,131 @@ export function directPath(): SipBenchPath {
   };
 }
 
+/** Bundles peer-cli.ts (packages external) where Node finds node_modules, as bench/overlay-processes.bench.ts:
+ * 20 peers start far faster from JavaScript than through tsx. */
+function buildPeer(): string {
+  const out = join(process.cwd(), 'node_modules/.cache/reload-bench/peer-cli.mjs');
+  execFileSync(join(process.cwd(), 'node_modules/.bin/esbuild'), [
+    'src-main/host/peer-cli.ts',
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--packages=external',
+    '--log-level=warning',
+    `--outfile=${out}`,
+  ]);
+  return out;
+}
+
+const OVERLAY = 'sip.example.org';
+const PEER_READY_MS = 60_000;
+
+/**
+ * The overlay: `peers` real peer processes (`npm run peer`, ICE + DTLS on loopback, CA-issued identities), the
+ * callee's peer B (whose certificate carries the user `callee`) and the caller's peer A each with a local SIP
+ * interface. The UAS registers at B's interface, the UAC calls the AOR at A's: A looks the AOR up in the overlay,
+ * attaches to B (AppAttach, ICE, DTLS) on the first call and reuses that connection for the others. No SIP server.
+ */
+export function overlayPath(peers = 20): SipBenchPath {
+  if (!(Number.isInteger(peers) && peers >= 3 && peers <= 50)) throw new RangeError(`sip bench: bad peers ${peers}`);
+  const a = 1;
+  const b = Math.floor(peers / 2);
+  return {
+    name: 'overlay',
+    description: `sipp UAC → peer A's local SIP interface → overlay of ${peers} peer processes (lookup, AppAttach, ICE, DTLS) → peer B's interface → sipp UAS`,
+    async start(ctx) {
+      const dir = mkdtempSync(join(tmpdir(), 'reload-sip-bench-'));
+      const procs: PeerProcess[] = [];
+      // Even if the bench dies between start and stop, no peer outlives it.
+      const killAll = () => {
+        for (const p of procs) if (!p.exited) p.child.kill('SIGKILL');
+      };
+      process.once('exit', killAll);
+      const stop = async () => {
+        await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+        process.removeListener('exit', killAll);
+        rmSync(dir, { recursive: true, force: true });
+      };
+      const entryBefore = process.env.RELOAD_PEER_ENTRY;
+      try {
+        process.env.RELOAD_PEER_ENTRY = buildPeer();
+        const bootstrap = await freeLoopbackPort();
+        const overlay = await OverlayDir.init(join(dir, 'overlay'), {
+          overlay: OVERLAY,
+          bootstrapNodes: [{ address: LOOPBACK, port: bootstrap }],
+        });
+        const sipPorts = new Map<number, number>();
+        const users: string[] = [];
+        const args: string[][] = [];
+        for (let i = 0; i < peers; i++) {
+          const keys = await generateIdentityKeys('ecdsa');
+          const nodeId = Uint8Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
+          users.push(i === b ? ctx.callee : `peer${i}`);
+          const { der } = await issueCertificate({
+            ca: overlay.ca,
+            publicKey: keys.webcrypto.publicKey,
+            userName: `${users[i]}@${OVERLAY}`,
+            nodeIds: [nodeId],
+            overlay: OVERLAY,
+            validDays: 2,
+          });
+          const file = join(dir, `peer${i}.identity`);
+          writeFileSync(file, exportIdentity(keys.privateKey, [der], 'bench-password'));
+          writeFileSync(`${file}.password`, 'bench-password\n');
+          const x = ['--config', overlay.path('config'), '--identity', file, '--password-file', `${file}.password`];
+          x.push('--host-address', LOOPBACK, '--status-interval', '0');
+          x.push(
+            ...(i === 0 ? ['--first-node', '--listen', `${LOOPBACK}:${bootstrap}`] : ['--listen', `${LOOPBACK}:0`]),
+          );
+          if (i === a || i === b) {
+            sipPorts.set(i, await freeLoopbackPort(true));
+            x.push('--sip-port', String(sipPorts.get(i)));
+          }
+          args.push(x);
+        }
+        const t0 = performance.now();
+        procs.push(new PeerProcess(args[0]!));
+        await procs[0]!.event('ready', PEER_READY_MS);
+        // The others in batches of 5: joins overlap, as in the field, without starving 2 cores.
+        for (let i = 1; i < peers; i += 5) {
+          const batch = args.slice(i, i + 5).map((x) => new PeerProcess(x));
+          procs.push(...batch);
+          await Promise.all(batch.map((p) => p.event('ready', PEER_READY_MS)));
+        }
+        for (const i of [a, b]) await procs[i]!.event('sip');
+        ctx.log(`  ${peers} peers ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        await sleep(5_000); // the last joins' Updates and stabilization settle before the calls are timed
+        // While the ring still settles a Store may fail: register again, a bounded number of times.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await ctx.register(`${LOOPBACK}:${sipPorts.get(b)}`, OVERLAY);
+            break;
+          } catch (error) {
+            if (attempt >= 10) throw error;
+            await sleep(1_000);
+          }
+        }
+        const pa = procs[a]!.child.pid!;
+        const pb = procs[b]!.child.pid!;
+        return {
+          target: `${LOOPBACK}:${sipPorts.get(a)}`,
+          domain: OVERLAY,
+          caller: users[a],
+          pids: () => [pa, pb],
+          detail: `${peers} peers (node peer-cli.mjs, bundled by esbuild), A = peer${a}, B = peer${b}; memory = A + B`,
+          stop,
+        };
+      } catch (error) {
+        await stop();
+        throw error;
+      } finally {
+        if (entryBefore === undefined) delete process.env.RELOAD_PEER_ENTRY;
+        else process.env.RELOAD_PEER_ENTRY = entryBefore;
+      }
+    },
+  };
+}
+
 const TCK = 100; // USER_HZ on Linux
 function cpuSeconds(pids: number[]): number {
   let s = 0;
@@ -217,7 +357,12 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
   const sipp = sippVersion();
   const kamailio = kamailioVersion();
   if (!sipp) throw new Error('sipp not found: install Debian sip-tester (.ci/run does)');
-  const paths = options.paths ?? [kamailioPath(4), kamailioPath(1), directPath()];
+  // BENCH_SIP_PATHS=overlay,kamailio: only those of the default paths (the whole run takes a few minutes).
+  const only = process.env.BENCH_SIP_PATHS?.split(',').map((x) => x.trim());
+  const paths =
+    options.paths ??
+    [kamailioPath(4), kamailioPath(1), directPath(), overlayPath(20)].filter((p) => !only || only.includes(p.name));
+  if (only && paths.length === 0) throw new RangeError(`sip bench: BENCH_SIP_PATHS names no path: ${only.join(',')}`);
   if (paths.some((p) => p.name.startsWith('kamailio')) && !kamailio)
     throw new Error('kamailio not found: install Debian kamailio (.ci/run does)');
   const calls = options.calls ?? 200;
@@ -276,6 +421,7 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
           scenario: SIPP_SCENARIOS.uac,
           remote: started!.target,
           domain: started!.domain,
+          caller: started!.caller,
           service: CALLEE,
           timeoutMs: 60_000,
           ...extra,
@@ -284,12 +430,22 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
       // ---- call setup time at a modest rate, per-call timings from the message trace
       log(`setup time: ${calls} calls at ${rate} calls/s`);
       const m0 = machineCpu();
-      const r = await uac({ calls, rate, timeoutMs: (calls / rate + 30) * 1000, traceMessages: true });
-      const firstCall = [...r.calls].sort((a, b) => (a.inviteSent ?? Infinity) - (b.inviteSent ?? Infinity))[0];
-      const at = (code: number) => {
-        const t = firstCall?.responses.get(code);
-        return t !== undefined && firstCall?.inviteSent !== undefined ? 1000 * (t - firstCall.inviteSent) : undefined;
+      const memoryBeforeKb = memoryKb(started.pids());
+      const r = await uac({
+        calls,
+        rate,
+        timeoutMs: (calls / rate + 30) * 1000,
+        recvTimeoutMs: 10_000,
+        traceMessages: true,
+      });
+      const memoryAfterKb = memoryKb(started.pids());
+      const byStart = [...r.calls].sort((a, b) => (a.inviteSent ?? Infinity) - (b.inviteSent ?? Infinity));
+      const took = (call: (typeof byStart)[number] | undefined, code: number) => {
+        const t = call?.responses.get(code);
+        return t !== undefined && call?.inviteSent !== undefined ? 1000 * (t - call.inviteSent) : undefined;
       };
+      const at = (code: number) => took(byStart[0], code);
+      const repeat = (code: number) => latencyStats(byStart.slice(1).flatMap((c) => took(c, code) ?? []));
       const run: SetupRun = {
         path: path.name,
         calls,
@@ -301,6 +457,10 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
         inviteTo200: latencyStats(r.inviteTo200Ms),
         first180: at(180),
         first200: at(200),
+        repeat180: repeat(180),
+        repeat200: repeat(200),
+        memoryBeforeKb,
+        memoryAfterKb,
         rtd180: latencyStats(r.rtdMs[1] ?? []),
         rtd200: latencyStats(r.rtdMs[2] ?? []),
         machineBusyPct: busyBetween(m0, machineCpu()),
@@ -411,6 +571,35 @@ function report(r: SipBenchResult, o: { calls: number; rate: number; stepSecs: n
     lines.push(row('INVITE→200', s.inviteTo200, s.first200, '–'));
     lines.push(
       `| ${s.path} | sipp RTD →180 / →200 | ${s.rtd180.n} | ${fmt(s.rtd180.p50)} / ${fmt(s.rtd200.p50)} | ${fmt(s.rtd180.p95)} / ${fmt(s.rtd200.p95)} | ${fmt(s.rtd180.p99)} / ${fmt(s.rtd200.p99)} | | | | | | |`,
+    );
+  }
+  lines.push(
+    '',
+    "Memory of each path's processes (RSS sum) before → after these calls: " +
+      (r.setup
+        .filter((s) => s.memoryBeforeKb.rss > 0)
+        .map(
+          (s) =>
+            `${s.path} ${(s.memoryBeforeKb.rss / 1024).toFixed(1)} → ${(s.memoryAfterKb.rss / 1024).toFixed(1)} MB`,
+        )
+        .join(', ') || 'none measured') +
+      '.',
+  );
+  const ov = r.setup.find((s) => s.path === 'overlay');
+  if (ov) {
+    const bound = kam?.inviteTo180.p50 !== undefined ? 1.5 * kam.inviteTo180.p50 : undefined;
+    const met = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**NOT met**');
+    lines.push(
+      '',
+      "## Issue 11's targets (overlay path, this run)",
+      '',
+      '| target | bound | overlay | result |',
+      '|---|---:|---:|---|',
+      `| repeat calls (2nd..${ov.calls}th, over the open connection): INVITE→180 p50 within 1.5× Kamailio's | ${fmt(bound)} ms (1.5 × ${fmt(kam?.inviteTo180.p50)}) | ${fmt(ov.repeat180.p50)} ms (p95 ${fmt(ov.repeat180.p95)}, p99 ${fmt(ov.repeat180.p99)}; INVITE→200 p50 ${fmt(ov.repeat200.p50)}) | ${met(bound !== undefined && ov.repeat180.p50 !== undefined ? ov.repeat180.p50 <= bound : undefined)} |`,
+      `| first call (lookup + AppAttach + ICE + DTLS): INVITE→180 p50 < 150 ms | 150 ms | ${fmt(ov.first180)} ms (INVITE→200 ${fmt(ov.first200)}) | ${met(ov.first180 !== undefined ? ov.first180 < 150 : undefined)} |`,
+      '',
+      'One first call per run: the p50 of first calls is this single figure (run the bench again for more samples).',
+      `Peer memory (A + B RSS) before → after the ${ov.calls} calls: ${(ov.memoryBeforeKb.rss / 1024).toFixed(1)} → ${(ov.memoryAfterKb.rss / 1024).toFixed(1)} MB.`,
     );
   }
   const errs = r.setup.filter((s) => s.errors.length);

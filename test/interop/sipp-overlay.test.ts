@@ -4,6 +4,11 @@
  * peer B's user at B's local SIP interface and answers; a sipp UAC at peer A calls that AOR: every call
  * (INVITE, 180, 200, ACK, BYE) completes through A → overlay → B, with no SIP server anywhere. A call to an
  * AOR nobody registered is answered 404 within 1 s. Every process is stopped by its pid in afterAll.
+ *
+ * A second overlay of five peers (after the first is stopped) checks forking and ring repair: peers 2 and 4
+ * both carry the user `fork`, so a call to fork@overlay forks to both, one UAS answers and the other is
+ * CANCELled; then those two peers, B's ring neighbours (Node-IDs are chosen so that the ring order is the peer
+ * index), are SIGKILLed and calls to B still complete once the ring is repaired.
  */
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -208,4 +213,178 @@ describe('sipp through an overlay of 5 peer processes', () => {
     expect(r.inviteToFinal[0]!.code).toBe(404);
     expect(r.inviteToFinal[0]!.ms).toBeLessThan(1000);
   }, 30_000);
+});
+
+const FORK_USER = 'fork';
+
+describe('forking and ring repair through 5 peer processes', () => {
+  // Ring order = index: 0, A, fork, B, fork. The fork peers are B's neighbours, killed by the last test.
+  const FORK = [2, 4];
+  const userOf = (i: number) => (FORK.includes(i) ? FORK_USER : `peer${i}`);
+  const dir = mkdtempSync(join(tmpdir(), 'reload-sipp-fork-'));
+  const peers: PeerProcess[] = [];
+  const sipPorts = new Map<number, number>();
+  const uases: SippProcess[] = [];
+
+  /** As above: REGISTER from the port the UAS then answers on, again while the ring still settles. */
+  async function registerAt(peer: number, uasPort: number): Promise<void> {
+    let registered;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      registered = await SippProcess.run({
+        scenario: SIPP_SCENARIOS.register,
+        remote: `127.0.0.1:${sipPorts.get(peer)}`,
+        service: userOf(peer),
+        domain: OVERLAY,
+        localPort: uasPort,
+        calls: 1,
+        timeoutMs: 15_000,
+        recvTimeoutMs: 10_000,
+      });
+      if (registered.successful === 1) break;
+      await sleep(1_000);
+    }
+    expect(registered!.successful, registered!.output).toBe(1);
+  }
+
+  beforeAll(async () => {
+    if (!sippVersion()) throw new Error('sipp not found: install Debian sip-tester (.ci/run does)');
+    const port = await freeUdpPort();
+    const overlay = await OverlayDir.init(join(dir, 'overlay'), {
+      overlay: OVERLAY,
+      bootstrapNodes: [{ address: '127.0.0.1', port }],
+    });
+    const args: string[][] = [];
+    for (let i = 0; i < PEERS; i++) {
+      const keys = await generateIdentityKeys('ecdsa');
+      // The first byte orders the ring by peer index; the rest is random.
+      const nodeId = Uint8Array.from({ length: 16 }, (_, j) => (j === 0 ? i * 32 : Math.floor(Math.random() * 256)));
+      const { der } = await issueCertificate({
+        ca: overlay.ca,
+        publicKey: keys.webcrypto.publicKey,
+        userName: `${userOf(i)}@${OVERLAY}`,
+        nodeIds: [nodeId],
+        overlay: OVERLAY,
+        validDays: 2,
+      });
+      const file = join(dir, `peer${i}.identity`);
+      writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
+      writeFileSync(`${file}.password`, 'test-password\n');
+      const a = ['--config', overlay.path('config'), '--identity', file, '--password-file', `${file}.password`];
+      a.push('--host-address', '127.0.0.1', '--status-interval', '0');
+      a.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
+      if (i !== 0) {
+        sipPorts.set(i, await freeLoopbackPort(true));
+        a.push('--sip-port', String(sipPorts.get(i)));
+      }
+      args.push(a);
+    }
+    peers.push(new PeerProcess(args[0]!));
+    await peers[0]!.event('ready');
+    for (let i = 1; i < PEERS; i++) peers.push(new PeerProcess(args[i]!));
+    await Promise.all(peers.slice(1).map((p) => p.event('ready', 60_000)));
+    for (const i of sipPorts.keys())
+      expect(await peers[i]!.event('sip')).toMatchObject({ user: `${userOf(i)}@${OVERLAY}` });
+    const uasPort = await freeLoopbackPort();
+    await registerAt(B, uasPort);
+    uases.push(await SippProcess.start({ scenario: SIPP_SCENARIOS.uas, localPort: uasPort, timeoutMs: 240_000 }));
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(uases.map((u) => u.stop()));
+    await Promise.all(peers.map((p) => p.kill('SIGTERM')));
+    expect(liveChildren()).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it(`forks a call to ${FORK_USER}, registered at two peers: one UAS answers every call, the other gets CANCEL`, async () => {
+    // uasForkAnswer answers 300 ms after its 180; uasForkRing would wait 10 s, so it is the branch cancelled.
+    const answerPort = await freeLoopbackPort();
+    const ringPort = await freeLoopbackPort();
+    await registerAt(FORK[0]!, answerPort);
+    await registerAt(FORK[1]!, ringPort);
+    const answer = await SippProcess.start({
+      scenario: SIPP_SCENARIOS.uasForkAnswer,
+      localPort: answerPort,
+      timeoutMs: 120_000,
+    });
+    uases.push(answer);
+    const ring = await SippProcess.start({
+      scenario: SIPP_SCENARIOS.uasForkRing,
+      localPort: ringPort,
+      timeoutMs: 120_000,
+    });
+    uases.push(ring);
+    const n = 15;
+    const r = await SippProcess.run({
+      scenario: SIPP_SCENARIOS.uacFork,
+      remote: `127.0.0.1:${sipPorts.get(A)}`,
+      service: FORK_USER,
+      caller: `peer${A}`,
+      domain: OVERLAY,
+      calls: n,
+      rate: 5,
+      timeoutMs: 60_000,
+      recvTimeoutMs: 10_000,
+    });
+    // SIGUSR1: each UAS finishes its calls (2 s timewait) and writes its RTD counts. Not asserted: a UAS's own
+    // "failed" count, which includes a late BYE retransmission arriving in its timewait under load.
+    const [a, g] = await Promise.all([answer.stop(8_000), ring.stop(8_000)]);
+    const count = (x: typeof a, rtd: number) => x.rtdMs[rtd]?.length ?? 0;
+    expect(
+      {
+        uac: { exit: r.exitCode, ok: r.successful, failed: r.failed, errors: r.errors.slice(0, 3) },
+        answering: { answered: count(a, 1), cancelled: count(a, 2) },
+        ringing: { answered: count(g, 1), cancelled: count(g, 2) },
+      },
+      `${r.output}\n---- answering UAS\n${a.output}\n---- ringing UAS\n${g.output}`,
+    ).toEqual({
+      uac: { exit: 0, ok: n, failed: 0, errors: [] },
+      answering: { answered: n, cancelled: 0 },
+      ringing: { answered: 0, cancelled: n },
+    });
+  }, 120_000);
+
+  it("a call to B still completes after B's two ring neighbours are SIGKILLed and the ring repairs", async () => {
+    const ids = peers.map((p) => String(p.lines.find((l) => l.event === 'ready')?.nodeId));
+    expect([...ids].sort()).toEqual(ids); // the ring order is the peer index (see the Node-IDs above)
+    const [left, right] = [B - 1, B + 1];
+    await Promise.all([peers[left]!.kill('SIGKILL'), peers[right]!.kill('SIGKILL')]);
+    const dead = new Set([ids[left], ids[right]]);
+    const started = Date.now();
+    let neighbours: { successors: string[]; predecessors: string[] } | undefined;
+    for (;;) {
+      neighbours = (await peers[B]!.command({ cmd: 'status' })).status as typeof neighbours;
+      const repaired =
+        neighbours!.successors[0] === ids[(B + 2) % PEERS] &&
+        neighbours!.predecessors[0] === ids[B - 2] &&
+        ![...neighbours!.successors, ...neighbours!.predecessors].some((id) => dead.has(id));
+      if (repaired) break;
+      if (Date.now() - started > 60_000) throw new Error(`ring not repaired in 60 s: ${JSON.stringify(neighbours)}`);
+      await sleep(500);
+    }
+    const repairMs = Date.now() - started;
+    const r = await SippProcess.run({
+      scenario: SIPP_SCENARIOS.uac,
+      remote: `127.0.0.1:${sipPorts.get(A)}`,
+      service: `peer${B}`,
+      caller: `peer${A}`,
+      domain: OVERLAY,
+      calls: 10,
+      rate: 5,
+      timeoutMs: 60_000,
+      recvTimeoutMs: 10_000,
+      traceMessages: true,
+    });
+    expect({ exit: r.exitCode, ok: r.successful, failed: r.failed, errors: r.errors.slice(0, 3) }, r.output).toEqual({
+      exit: 0,
+      ok: 10,
+      failed: 0,
+      errors: [],
+    });
+    const s200 = latencyStats(r.inviteTo200Ms);
+    console.log(
+      `ring repaired ${repairMs} ms after the SIGKILL of peers ${left} and ${right}; 10 calls A→B then: ` +
+        `INVITE→200 p50 ${s200.p50?.toFixed(1)} ms, max ${s200.max?.toFixed(1)} ms`,
+    );
+  }, 120_000);
 });

@@ -29,6 +29,13 @@ export const SIPP_SCENARIOS = {
   uac404: scenarioPath('uac-404.xml'),
   /** Answers every INVITE 180 then 200, then waits for ACK and BYE (server mode). */
   uas: scenarioPath('uas.xml'),
+  /** uac.xml for an AOR registered by two UASes: a second 180 (the other branch) is accepted. */
+  uacFork: scenarioPath('uac-fork.xml'),
+  /** One branch of a forked call: 180, then 200 after 300 ms unless CANCELled first (then 200 + 487).
+   * RTD 1 counts the calls it answered, RTD 2 the calls cancelled here. */
+  uasForkAnswer: scenarioPath('uas-fork-answer.xml'),
+  /** The same, answering only after 10 s: beside uasForkAnswer it is always the cancelled branch. */
+  uasForkRing: scenarioPath('uas-fork-ring.xml'),
 } as const;
 
 function scenarioPath(file: string): string {
