@@ -29,8 +29,8 @@ export function parsePort(value: string | undefined, flag: string): number {
 
 /**
  * Stored text as a terminal may show it: control, line-separator and bidi characters (escape sequences that
- * rewrite the operator's screen, names that display as others) are printed as \uXXXX escapes. User names
- * stored before the user-name rule could hold them.
+ * rewrite the operator's screen, names that display as others) are printed as \u escapes with four hex
+ * digits. User names stored before the user-name rule could hold them.
  */
 export function printableForTerminal(name: string): string {
   return name.replace(
