@@ -43,74 +43,105 @@ async function freeUdpPort(): Promise<number> {
   });
 }
 
+interface SipOverlay {
+  peers: PeerProcess[];
+  /** Each peer's command line (a test may start another peer from one). */
+  args: string[][];
+  /** The local SIP port of each peer that has one. */
+  sipPorts: Map<number, number>;
+}
+
+/**
+ * PEERS headless peers on loopback in `dir`, peer 0 the first node: peer i's certificate carries `userOf(i)`
+ * and the Node-ID `nodeIdOf(i)`, and the peers in `sipPeers` open a local SIP interface on a free port. Resolves
+ * once every peer is ready and every SIP interface is up for its user.
+ */
+async function startSipOverlay(
+  dir: string,
+  o: { userOf: (i: number) => string; nodeIdOf: (i: number) => Uint8Array; sipPeers: number[] },
+): Promise<SipOverlay> {
+  const port = await freeUdpPort();
+  const overlay = await OverlayDir.init(join(dir, 'overlay'), {
+    overlay: OVERLAY,
+    bootstrapNodes: [{ address: '127.0.0.1', port }],
+  });
+  const args: string[][] = [];
+  const sipPorts = new Map<number, number>();
+  for (let i = 0; i < PEERS; i++) {
+    const keys = await generateIdentityKeys('ecdsa');
+    const { der } = await issueCertificate({
+      ca: overlay.ca,
+      publicKey: keys.webcrypto.publicKey,
+      userName: `${o.userOf(i)}@${OVERLAY}`,
+      nodeIds: [o.nodeIdOf(i)],
+      overlay: OVERLAY,
+      validDays: 2,
+    });
+    const file = join(dir, `peer${i}.identity`);
+    writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
+    writeFileSync(`${file}.password`, 'test-password\n');
+    const a = ['--config', overlay.path('config'), '--identity', file, '--password-file', `${file}.password`];
+    a.push('--host-address', '127.0.0.1', '--status-interval', '0');
+    a.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
+    if (o.sipPeers.includes(i)) {
+      sipPorts.set(i, await freeLoopbackPort(true));
+      a.push('--sip-port', String(sipPorts.get(i)));
+    }
+    args.push(a);
+  }
+  const peers = [new PeerProcess(args[0]!)];
+  await peers[0]!.event('ready');
+  for (let i = 1; i < PEERS; i++) peers.push(new PeerProcess(args[i]!));
+  await Promise.all(peers.slice(1).map((p) => p.event('ready', 60_000)));
+  for (const [i, sipPort] of sipPorts)
+    expect(await peers[i]!.event('sip')).toMatchObject({
+      uri: `sip:127.0.0.1:${sipPort}`,
+      user: `${o.userOf(i)}@${OVERLAY}`,
+    });
+  return { peers, args, sipPorts };
+}
+
+/**
+ * A sipp REGISTER of `user` at the local SIP interface on `sipPort`, sent from the port the UAS then answers on
+ * (so its Contact is that port). While the ring still settles a Store may fail (500): register again, a few times.
+ */
+async function registerWithRetry(sipPort: number, user: string, uasPort: number): Promise<void> {
+  let registered;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    registered = await SippProcess.run({
+      scenario: SIPP_SCENARIOS.register,
+      remote: `127.0.0.1:${sipPort}`,
+      service: user,
+      domain: OVERLAY,
+      localPort: uasPort,
+      calls: 1,
+      timeoutMs: 15_000,
+      recvTimeoutMs: 10_000,
+    });
+    if (registered.successful === 1) break;
+    await sleep(1_000);
+  }
+  expect(registered!.successful, registered!.output).toBe(1);
+}
+
+const randomNodeId = () => Uint8Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
+
 describe('sipp through an overlay of 5 peer processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'reload-sipp-'));
-  const peers: PeerProcess[] = [];
-  const sipPorts = new Map<number, number>();
+  let peers: PeerProcess[] = [];
+  let sipPorts = new Map<number, number>();
+  let args: string[][] = [];
   let uas: SippProcess | undefined;
-  let config: string;
-  const args: string[][] = [];
 
   beforeAll(async () => {
     if (!sippVersion()) throw new Error('sipp not found: install Debian sip-tester (.ci/run does)');
-    const port = await freeUdpPort();
-    const overlay = await OverlayDir.init(join(dir, 'overlay'), {
-      overlay: OVERLAY,
-      bootstrapNodes: [{ address: '127.0.0.1', port }],
-    });
-    config = overlay.path('config');
-    for (let i = 0; i < PEERS; i++) {
-      const keys = await generateIdentityKeys('ecdsa');
-      const nodeId = Uint8Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
-      const { der } = await issueCertificate({
-        ca: overlay.ca,
-        publicKey: keys.webcrypto.publicKey,
-        userName: `peer${i}@${OVERLAY}`,
-        nodeIds: [nodeId],
-        overlay: OVERLAY,
-        validDays: 2,
-      });
-      const file = join(dir, `peer${i}.identity`);
-      writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
-      writeFileSync(`${file}.password`, 'test-password\n');
-      const a = ['--config', config, '--identity', file, '--password-file', `${file}.password`];
-      a.push('--host-address', '127.0.0.1', '--status-interval', '0');
-      a.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
-      if (i === A || i === B) {
-        const sipPort = await freeLoopbackPort(true);
-        sipPorts.set(i, sipPort);
-        a.push('--sip-port', String(sipPort));
-      }
-      args.push(a);
-    }
-    peers.push(new PeerProcess(args[0]!));
-    await peers[0]!.event('ready');
-    for (let i = 1; i < PEERS; i++) peers.push(new PeerProcess(args[i]!));
-    await Promise.all(peers.slice(1).map((p) => p.event('ready', 60_000)));
-    for (const i of [A, B]) {
-      const sip = await peers[i]!.event('sip');
-      expect(sip).toMatchObject({ uri: `sip:127.0.0.1:${sipPorts.get(i)}`, user: `peer${i}@${OVERLAY}` });
-    }
-
-    // The UAS's REGISTER is sent from the port it then answers on, so its Contact is that port. While the ring
-    // still settles a Store may fail (500): register again, a few times.
+    ({ peers, args, sipPorts } = await startSipOverlay(dir, {
+      userOf: (i) => `peer${i}`,
+      nodeIdOf: randomNodeId,
+      sipPeers: [A, B],
+    }));
     const uasPort = await freeLoopbackPort();
-    let registered;
-    for (let attempt = 0; attempt < 10; attempt++) {
-      registered = await SippProcess.run({
-        scenario: SIPP_SCENARIOS.register,
-        remote: `127.0.0.1:${sipPorts.get(B)}`,
-        service: `peer${B}`,
-        domain: OVERLAY,
-        localPort: uasPort,
-        calls: 1,
-        timeoutMs: 15_000,
-        recvTimeoutMs: 10_000,
-      });
-      if (registered.successful === 1) break;
-      await sleep(1_000);
-    }
-    expect(registered!.successful, registered!.output).toBe(1);
+    await registerWithRetry(sipPorts.get(B)!, `peer${B}`, uasPort);
     uas = await SippProcess.start({ scenario: SIPP_SCENARIOS.uas, localPort: uasPort, timeoutMs: 240_000 });
   }, 180_000);
 
@@ -222,70 +253,22 @@ describe('forking and ring repair through 5 peer processes', () => {
   const FORK = [2, 4];
   const userOf = (i: number) => (FORK.includes(i) ? FORK_USER : `peer${i}`);
   const dir = mkdtempSync(join(tmpdir(), 'reload-sipp-fork-'));
-  const peers: PeerProcess[] = [];
-  const sipPorts = new Map<number, number>();
+  let peers: PeerProcess[] = [];
+  let sipPorts = new Map<number, number>();
   const uases: SippProcess[] = [];
-
-  /** As above: REGISTER from the port the UAS then answers on, again while the ring still settles. */
-  async function registerAt(peer: number, uasPort: number): Promise<void> {
-    let registered;
-    for (let attempt = 0; attempt < 10; attempt++) {
-      registered = await SippProcess.run({
-        scenario: SIPP_SCENARIOS.register,
-        remote: `127.0.0.1:${sipPorts.get(peer)}`,
-        service: userOf(peer),
-        domain: OVERLAY,
-        localPort: uasPort,
-        calls: 1,
-        timeoutMs: 15_000,
-        recvTimeoutMs: 10_000,
-      });
-      if (registered.successful === 1) break;
-      await sleep(1_000);
-    }
-    expect(registered!.successful, registered!.output).toBe(1);
-  }
+  const registerAtPeer = (peer: number, uasPort: number) =>
+    registerWithRetry(sipPorts.get(peer)!, userOf(peer), uasPort);
 
   beforeAll(async () => {
     if (!sippVersion()) throw new Error('sipp not found: install Debian sip-tester (.ci/run does)');
-    const port = await freeUdpPort();
-    const overlay = await OverlayDir.init(join(dir, 'overlay'), {
-      overlay: OVERLAY,
-      bootstrapNodes: [{ address: '127.0.0.1', port }],
-    });
-    const args: string[][] = [];
-    for (let i = 0; i < PEERS; i++) {
-      const keys = await generateIdentityKeys('ecdsa');
+    ({ peers, sipPorts } = await startSipOverlay(dir, {
+      userOf,
       // The first byte orders the ring by peer index; the rest is random.
-      const nodeId = Uint8Array.from({ length: 16 }, (_, j) => (j === 0 ? i * 32 : Math.floor(Math.random() * 256)));
-      const { der } = await issueCertificate({
-        ca: overlay.ca,
-        publicKey: keys.webcrypto.publicKey,
-        userName: `${userOf(i)}@${OVERLAY}`,
-        nodeIds: [nodeId],
-        overlay: OVERLAY,
-        validDays: 2,
-      });
-      const file = join(dir, `peer${i}.identity`);
-      writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
-      writeFileSync(`${file}.password`, 'test-password\n');
-      const a = ['--config', overlay.path('config'), '--identity', file, '--password-file', `${file}.password`];
-      a.push('--host-address', '127.0.0.1', '--status-interval', '0');
-      a.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
-      if (i !== 0) {
-        sipPorts.set(i, await freeLoopbackPort(true));
-        a.push('--sip-port', String(sipPorts.get(i)));
-      }
-      args.push(a);
-    }
-    peers.push(new PeerProcess(args[0]!));
-    await peers[0]!.event('ready');
-    for (let i = 1; i < PEERS; i++) peers.push(new PeerProcess(args[i]!));
-    await Promise.all(peers.slice(1).map((p) => p.event('ready', 60_000)));
-    for (const i of sipPorts.keys())
-      expect(await peers[i]!.event('sip')).toMatchObject({ user: `${userOf(i)}@${OVERLAY}` });
+      nodeIdOf: (i) => Uint8Array.from(randomNodeId(), (byte, j) => (j === 0 ? i * 32 : byte)),
+      sipPeers: [1, 2, 3, 4],
+    }));
     const uasPort = await freeLoopbackPort();
-    await registerAt(B, uasPort);
+    await registerAtPeer(B, uasPort);
     uases.push(await SippProcess.start({ scenario: SIPP_SCENARIOS.uas, localPort: uasPort, timeoutMs: 240_000 }));
   }, 180_000);
 
@@ -300,8 +283,8 @@ describe('forking and ring repair through 5 peer processes', () => {
     // uasForkAnswer answers 300 ms after its 180; uasForkRing would wait 10 s, so it is the branch cancelled.
     const answerPort = await freeLoopbackPort();
     const ringPort = await freeLoopbackPort();
-    await registerAt(FORK[0]!, answerPort);
-    await registerAt(FORK[1]!, ringPort);
+    await registerAtPeer(FORK[0]!, answerPort);
+    await registerAtPeer(FORK[1]!, ringPort);
     const answer = await SippProcess.start({
       scenario: SIPP_SCENARIOS.uasForkAnswer,
       localPort: answerPort,
