@@ -6,9 +6,7 @@
  * a node that lacks it (RFC 6940 §7.4.1.1, Error_Unknown_Kind); it never overrides a Kind the configuration
  * in force defines — only a newer, sequenced configuration does.
  */
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../src-main/common/logger';
-import { VirtualClock } from '../../src-main/reload/clock';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   configurationDocument,
   kindBlockText,
@@ -19,9 +17,10 @@ import {
   type KindDefinition,
   type KindInput,
 } from '../../src-main/reload/config';
-import { ConfigUpdateRefusedError, ConfigUpdateService, type ConfigUpdateOptions } from '../../src-main/reload/node';
+import { ConfigUpdateRefusedError } from '../../src-main/reload/node';
 import type { StorageKind } from '../../src-main/reload/storage';
 import { ErrorCode, type ConfigUpdateReq } from '../../src-main/reload/wire';
+import { configUpdateNode } from '../support/config-update-node';
 import { makeOverlay, type TestOverlay } from '../support/overlay-fixture';
 
 const SENDER = Uint8Array.from({ length: 16 }, (_, i) => 0x90 + i);
@@ -66,23 +65,7 @@ beforeAll(async () => {
 });
 
 function node(document: string) {
-  const transport = { configSequence: 0, request: vi.fn(async (..._args: unknown[]) => ({}) as never) };
-  const storage = {
-    kinds: [] as readonly StorageKind[],
-    setKinds(kinds: readonly StorageKind[]): number {
-      storage.kinds = kinds;
-      return 0;
-    },
-  };
-  const service = new ConfigUpdateService({
-    configuration: { document },
-    transport: transport as unknown as ConfigUpdateOptions['transport'],
-    storage,
-    clock: new VirtualClock(),
-    now: Date.now,
-    log: createLogger({ level: 'error' }),
-    maxMessageSize: 64_000,
-  });
+  const { service, storage } = configUpdateNode(document);
   const sipKind = () => storage.kinds.find((k) => k.id === 1) as StorageKind & Partial<KindDefinition>;
   return { service, storage, sipKind };
 }

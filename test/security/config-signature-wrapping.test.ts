@@ -11,9 +11,7 @@
  * fetch path (acceptConfigurationDocument) and on the ConfigUpdate path (ConfigUpdateService.receive), and the
  * node must keep its configuration and Kinds. Genuine documents written in other legal ways still verify.
  */
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../src-main/common/logger';
-import { VirtualClock } from '../../src-main/reload/clock';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   acceptConfigurationDocument,
   CHORD_NS,
@@ -39,12 +37,11 @@ import {
   type ConfigurationError,
   type NewConfiguration,
 } from '../../src-main/reload/config';
-import { createSigner, type Signer } from '../../src-main/reload/crypto';
-import { generateIdentityKeys, issueCertificate } from '../../src-main/reload/identity';
-import { ConfigUpdateRefusedError, ConfigUpdateService, type ConfigUpdateOptions } from '../../src-main/reload/node';
-import type { StorageKind } from '../../src-main/reload/storage';
+import { type Signer } from '../../src-main/reload/crypto';
+import { ConfigUpdateRefusedError } from '../../src-main/reload/node';
 import type { ConfigUpdateReq } from '../../src-main/reload/wire';
-import { makeOverlay, OVERLAY, type TestOverlay } from '../support/overlay-fixture';
+import { configUpdateNode } from '../support/config-update-node';
+import { makeOverlay, overlayIdentity, OVERLAY, type TestOverlay } from '../support/overlay-fixture';
 
 type ErrorClass = new (...args: never[]) => ConfigurationError;
 
@@ -61,20 +58,6 @@ let decoyKind: { xml: string; signature: string };
 /** SIP-REGISTRATION with max-size 1: every later Store of the Kind fails. */
 let forgedKind: string;
 
-async function identity(first: number): Promise<{ signer: Signer; nodeId: Uint8Array }> {
-  const keys = await generateIdentityKeys('ecdsa');
-  const nodeId = Uint8Array.from({ length: 16 }, (_, i) => first + i);
-  const { der } = await issueCertificate({
-    ca: o.ca,
-    publicKey: keys.webcrypto.publicKey,
-    userName: `signer${first}@${OVERLAY}`,
-    nodeIds: [nodeId],
-    overlay: OVERLAY,
-    validDays: 30,
-  });
-  return { signer: createSigner({ privateKey: keys.privateKey, certificate: der }), nodeId };
-}
-
 const PRIVATE_KIND: KindInput = {
   id: 0xf0000001,
   maxCount: 5,
@@ -85,7 +68,7 @@ const PRIVATE_KIND: KindInput = {
 
 beforeAll(async () => {
   o = await makeOverlay();
-  confSigner = await identity(0x40);
+  confSigner = await overlayIdentity(o, 0x40);
   input = {
     ...o.input,
     sequence: 1,
@@ -403,23 +386,7 @@ const kindReq = (...blocks: string[]): ConfigUpdateReq => ({ type: 'kind', kinds
 
 /** A running node's ConfigUpdate service holding the genuine sequence-1 document (as config-update.test.ts). */
 function node() {
-  const transport = { configSequence: 0, request: vi.fn(async (..._args: unknown[]) => ({}) as never) };
-  const storage = {
-    kinds: [] as readonly StorageKind[],
-    setKinds(kinds: readonly StorageKind[]): number {
-      storage.kinds = kinds;
-      return 0;
-    },
-  };
-  const service = new ConfigUpdateService({
-    configuration: { document: configurationDocument([genuine]) },
-    transport: transport as unknown as ConfigUpdateOptions['transport'],
-    storage,
-    clock: new VirtualClock(),
-    now: Date.now,
-    log: createLogger({ level: 'error' }),
-    maxMessageSize: 64_000,
-  });
+  const { service, transport, storage } = configUpdateNode(configurationDocument([genuine]));
   const before = JSON.stringify(service.kinds);
   /** The node kept its configuration, its Kinds and its storage Kinds. */
   const unchanged = () => {

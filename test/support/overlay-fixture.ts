@@ -51,3 +51,18 @@ export async function makeOverlay(algorithm: KeyAlgorithm = 'ecdsa', overlay = O
   };
   return { ca, signer, signerNodeId, input };
 }
+
+/** Another identity issued by the overlay's CA (user `signer<first>@…`, Node-ID first, first + 1, …). */
+export async function overlayIdentity(o: TestOverlay, first: number): Promise<{ signer: Signer; nodeId: Uint8Array }> {
+  const keys = await generateIdentityKeys('ecdsa');
+  const nodeId = Uint8Array.from({ length: 16 }, (_, i) => first + i);
+  const { der } = await issueCertificate({
+    ca: o.ca,
+    publicKey: keys.webcrypto.publicKey,
+    userName: `signer${first}@${OVERLAY}`,
+    nodeIds: [nodeId],
+    overlay: OVERLAY,
+    validDays: 30,
+  });
+  return { signer: createSigner({ privateKey: keys.privateKey, certificate: der }), nodeId };
+}

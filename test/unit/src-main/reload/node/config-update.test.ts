@@ -2,9 +2,7 @@
  * ConfigUpdate (RFC 6940 §6.3.2.1, §6.5.4): which documents and kind-blocks a node accepts, the error code
  * for each refusal, what it applies, and when it sends its own document (rate-limited).
  */
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../../../../src-main/common/logger';
-import { VirtualClock } from '../../../../../src-main/reload/clock';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigurationWrappingError,
   configurationDocument,
@@ -18,17 +16,15 @@ import {
   type KindInput,
   type NewConfiguration,
 } from '../../../../../src-main/reload/config';
-import { createSigner, type Signer } from '../../../../../src-main/reload/crypto';
-import { generateIdentityKeys, issueCertificate } from '../../../../../src-main/reload/identity';
+import { type Signer } from '../../../../../src-main/reload/crypto';
 import {
   ConfigUpdateRefusedError,
-  ConfigUpdateService,
   type ConfigUpdateOptions,
   type ConfigurationChange,
 } from '../../../../../src-main/reload/node';
-import type { StorageKind } from '../../../../../src-main/reload/storage';
 import { ErrorCode, toHex, type ConfigUpdateReq } from '../../../../../src-main/reload/wire';
-import { makeOverlay, OVERLAY, type TestOverlay } from '../../../../support/overlay-fixture';
+import { configUpdateNode } from '../../../../support/config-update-node';
+import { makeOverlay, overlayIdentity, type TestOverlay } from '../../../../support/overlay-fixture';
 
 let o: TestOverlay;
 /** A second kind-signer, and a node the overlay trusts that signs nothing. */
@@ -36,24 +32,10 @@ let kindSignerB: { signer: Signer; nodeId: Uint8Array };
 let outsider: { signer: Signer; nodeId: Uint8Array };
 let base: NewConfiguration;
 
-async function identity(first: number): Promise<{ signer: Signer; nodeId: Uint8Array }> {
-  const keys = await generateIdentityKeys('ecdsa');
-  const nodeId = Uint8Array.from({ length: 16 }, (_, i) => first + i);
-  const { der } = await issueCertificate({
-    ca: o.ca,
-    publicKey: keys.webcrypto.publicKey,
-    userName: `signer${first}@${OVERLAY}`,
-    nodeIds: [nodeId],
-    overlay: OVERLAY,
-    validDays: 30,
-  });
-  return { signer: createSigner({ privateKey: keys.privateKey, certificate: der }), nodeId };
-}
-
 beforeAll(async () => {
   o = await makeOverlay();
-  kindSignerB = await identity(0x30);
-  outsider = await identity(0x60);
+  kindSignerB = await overlayIdentity(o, 0x30);
+  outsider = await overlayIdentity(o, 0x60);
   base = { ...o.input, sequence: 1, kindSigners: [o.signerNodeId, kindSignerB.nodeId] };
 });
 
@@ -77,25 +59,7 @@ const sipKind = (maxCount: number): KindInput => ({ ...(base.kinds[0] as KindInp
 const SENDER = Uint8Array.from({ length: 16 }, (_, i) => 0x90 + i);
 
 function make(document = doc({}), extra: Partial<ConfigUpdateOptions> = {}) {
-  const clock = new VirtualClock();
-  const transport = { configSequence: 0, request: vi.fn(async (..._args: unknown[]) => ({}) as never) };
-  const storage = {
-    kinds: [] as readonly StorageKind[],
-    setKinds(kinds: readonly StorageKind[]): number {
-      storage.kinds = kinds;
-      return 0;
-    },
-  };
-  const service = new ConfigUpdateService({
-    configuration: { document },
-    transport: transport as unknown as ConfigUpdateOptions['transport'],
-    storage,
-    clock,
-    now: Date.now,
-    log: createLogger({ level: 'error' }),
-    maxMessageSize: 64_000,
-    ...extra,
-  });
+  const { service, transport, storage, clock } = configUpdateNode(document, extra);
   const changes: ConfigurationChange[] = [];
   service.onChanged((c) => changes.push(c));
   return { service, transport, storage, clock, changes };
