@@ -16,7 +16,7 @@ import { LocalSipInterface, type LocalSipInterfaceOptions, type LocalSipStatus }
 import { LocalRegistrar, type LocalBindingStatus } from './local-registrar';
 import { salvageErrorResponse } from './message/error-response';
 import { SipMessageError } from './message/errors';
-import { parseSipMessage, IncomingRequestMessage } from './message/parse';
+import { parseSipMessage, IncomingRequestMessage, type SipMessage } from './message/parse';
 import type { ProxyTarget, ResolveResult, TargetResolver } from './proxy/proxy-interfaces';
 import { SipProxy, type SipProxyOptions, type SipProxyStatus } from './proxy/sip-proxy';
 import { OverlayRegistrations, type RegistrationStatus } from './registration/overlay-registrations';
@@ -111,10 +111,10 @@ function destinationKey(list: readonly Destination[]): string {
 class RegistrarFilteredFlow implements SipTransport {
   constructor(
     readonly inner: SipTransport,
-    onRegister: (text: string, flow: SipTransport) => void,
+    onRegister: (text: string, flow: SipTransport, parsed?: SipMessage) => void,
   ) {
-    inner.onMessage((m) => {
-      if (isRegister(m)) onRegister(m, this);
+    inner.onMessage((m, parsed) => {
+      if (isRegister(m, parsed)) onRegister(m, this, parsed);
     });
   }
   get id(): string {
@@ -135,9 +135,9 @@ class RegistrarFilteredFlow implements SipTransport {
   send(message: string): Promise<void> {
     return this.inner.send(message);
   }
-  onMessage(listener: (message: string) => void): () => void {
-    return this.inner.onMessage((m) => {
-      if (!isRegister(m)) listener(m);
+  onMessage(listener: (message: string, parsed?: SipMessage) => void): () => void {
+    return this.inner.onMessage((m, parsed) => {
+      if (!isRegister(m, parsed)) listener(m, parsed);
     });
   }
   onClose(listener: (reason: string) => void): () => void {
@@ -148,7 +148,8 @@ class RegistrarFilteredFlow implements SipTransport {
   }
 }
 
-function isRegister(text: string): boolean {
+function isRegister(text: string, parsed: SipMessage | undefined): boolean {
+  if (parsed) return parsed instanceof IncomingRequestMessage && parsed.method === 'REGISTER';
   return /^\s*REGISTER\s/.test(text);
 }
 
@@ -251,7 +252,7 @@ export class SipService {
     if (this.state !== 'running') throw new SipServiceStateError('the SIP service is not running');
     const known = this.flows.get(flow.id);
     if (known?.inner === flow) return known;
-    const filtered = new RegistrarFilteredFlow(flow, (text, f) => this.register(text, f));
+    const filtered = new RegistrarFilteredFlow(flow, (text, f, parsed) => this.register(text, f, parsed));
     this.flows.set(flow.id, filtered);
     flow.onClose(() => this.localFlowClosed(filtered));
     this.proxy.attach(filtered);
@@ -295,10 +296,10 @@ export class SipService {
     };
   }
 
-  private register(text: string, flow: SipTransport): void {
+  private register(text: string, flow: SipTransport, parsed?: SipMessage): void {
     let request;
     try {
-      request = parseSipMessage(text);
+      request = parsed ?? parseSipMessage(text);
     } catch (error) {
       // Only flows handed in by attachLocal get here with a bad message (the interface's own answer those).
       const answer =

@@ -1,3 +1,4 @@
+import type { SipMessage } from '../message/parse';
 import type { SipParty, SipTransport } from '../transport/sip-transport';
 
 /** Listener bookkeeping shared by the UDP and TCP flows. */
@@ -5,7 +6,7 @@ export abstract class FlowBase implements SipTransport {
   abstract readonly protocol: string;
   abstract readonly framing: 'datagram' | 'stream';
   readonly party: SipParty;
-  private readonly messageListeners = new Set<(message: string) => void>();
+  private readonly messageListeners = new Set<(message: string, parsed?: SipMessage) => void>();
   private readonly closeListeners = new Set<(reason: string) => void>();
   private isClosed = false;
 
@@ -23,7 +24,7 @@ export abstract class FlowBase implements SipTransport {
 
   abstract send(message: string): Promise<void>;
 
-  onMessage(listener: (message: string) => void): () => void {
+  onMessage(listener: (message: string, parsed?: SipMessage) => void): () => void {
     this.messageListeners.add(listener);
     return () => this.messageListeners.delete(listener);
   }
@@ -49,8 +50,8 @@ export abstract class FlowBase implements SipTransport {
   /** Frees the socket or table entry; called once. */
   protected abstract release(reason: string): void;
 
-  /** Hands one accepted message to the listeners. */
-  emit(message: string): void {
-    for (const l of [...this.messageListeners]) l(message);
+  /** Hands one accepted message (and what parseSipMessage made of it) to the listeners. */
+  emit(message: string, parsed?: SipMessage): void {
+    for (const l of [...this.messageListeners]) l(message, parsed);
   }
 }

@@ -14,7 +14,7 @@ import { SipMessageError } from '../message/errors';
 import { DEFAULT_SIP_LIMITS, type SipLimits } from '../message/limits';
 import { looksLikeRequest, parseSipMessage, IncomingRequestMessage, type SipMessage } from '../message/parse';
 import { SipStreamFramer } from '../message/stream-framer';
-import { stampTopVia } from '../message/via-received';
+import { stampParsedRequest } from '../message/via-received';
 import { SipDatagramTooLargeError, SipLocalOptionError, SipTransportClosedError } from './errors';
 import { FlowBase } from './flow-base';
 import { requireLoopback } from './loopback';
@@ -309,8 +309,7 @@ export class LocalSipInterface {
     let delivered = text.slice(0, text.indexOf('\r\n\r\n') + 4) + message.body;
     if (message instanceof IncomingRequestMessage) {
       try {
-        delivered = stampTopVia(delivered, { address: source.address, port: source.port }, this.options.limits);
-        message = parseSipMessage(delivered, this.options.limits);
+        delivered = stampParsedRequest(message, delivered, source, this.options.limits);
       } catch {
         this.count(this.drops, 'via-stamp-failed');
         return;
@@ -318,7 +317,7 @@ export class LocalSipInterface {
     }
     message.data = delivered;
     const flow = flowFor();
-    flow.emit(delivered);
+    flow.emit(delivered, message);
     for (const l of [...this.messageListeners]) l(message, flow);
   }
 

@@ -9,11 +9,20 @@ import { constructOutgoingResponse, type IncomingRequestMessage } from 'sip.js/l
 import { scanHeaders } from './header-scan';
 import { DEFAULT_SIP_LIMITS } from './limits';
 
-/** Reason phrases must not break the Status-Line. */
-function cleanReason(reason: string): string {
-  // eslint-disable-next-line no-control-regex -- removing control characters is the point
-  const clean = reason.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
-  return clean.slice(0, 200) || 'Error';
+/**
+ * A Reason-Phrase RFC 3261 §25.1 allows (reserved, unreserved, escaped, UTF-8, SP, HTAB), so that the
+ * Status-Line parses at the other end: control characters and the excluded ASCII (`"`, `<`, `\`, ...) become
+ * spaces or `'`, a `%` that starts no escape is spelled out. Our refusals quote the offending value.
+ */
+export function cleanReason(reason: string): string {
+  const clean = reason
+    .replace(/"/g, "'")
+    .replace(/%(?![0-9A-Fa-f]{2})/g, ' percent ')
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
+    .replace(/[\x00-\x08\x0a-\x1f\x7f#<>[\]\\^`{|}]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  return clean.slice(0, 200).trim() || 'Error';
 }
 
 /**

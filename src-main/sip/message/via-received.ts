@@ -3,6 +3,7 @@
  * packet came from (`received`) and, when the client asked with a bare `rport`, the source port. Responses
  * then go back to where the request really came from, through NATs and to phones that put a wrong sent-by.
  */
+import { Grammar, type IncomingRequestMessage } from 'sip.js/lib/core/index.js';
 import { firstListSeparator, scanHeaders } from './header-scan';
 import { DEFAULT_SIP_LIMITS, type SipLimits } from './limits';
 
@@ -44,4 +45,27 @@ export function stampTopVia(text: string, source: PacketSource, limits: SipLimit
   const top = comma < 0 ? value : value.slice(0, comma);
   const tail = comma < 0 ? '' : value.slice(comma);
   return `${text.slice(0, via.start)}Via: ${stampViaParm(top, source)}${tail}${text.slice(via.end)}`;
+}
+
+/**
+ * stampTopVia for a request parseSipMessage already accepted from `text`: returns the stamped text and makes
+ * the parsed message say the same (its first Via value and parsed top Via), without parsing it all again.
+ */
+export function stampParsedRequest(
+  request: IncomingRequestMessage,
+  text: string,
+  source: PacketSource,
+  limits: SipLimits = DEFAULT_SIP_LIMITS,
+): string {
+  const stamped = stampTopVia(text, source, limits);
+  const via = scanHeaders(stamped, limits).headers.find((h) => h.name === 'via');
+  const values = request.headers.Via;
+  if (!via || !values || values.length === 0) return stamped;
+  values[0] = { raw: via.value };
+  const comma = firstListSeparator(via.value);
+  const top = Grammar.parse(comma < 0 ? via.value : via.value.slice(0, comma), 'Via') as unknown;
+  if (top === -1) throw new SyntaxError('stamped top Via does not parse');
+  request.via = top as IncomingRequestMessage['via'];
+  request.data = stamped;
+  return stamped;
 }

@@ -20,6 +20,10 @@ import {
   type URI,
 } from 'sip.js/lib/core/index.js';
 import { realClock, type Clock } from '../../reload/index';
+import { cleanReason, salvageErrorResponse } from '../message/error-response';
+import { SipMessageError } from '../message/errors';
+import { DEFAULT_SIP_LIMITS, type SipLimits } from '../message/limits';
+import { looksLikeRequest, parseSipMessage, type SipMessage } from '../message/parse';
 import type { SipTransport } from '../transport/sip-transport';
 import { BranchFactory, branchCarriesHash, loopHash } from './branch';
 import { verifyCaller } from './identity';
@@ -125,6 +129,7 @@ export class SipProxy {
     >
   >;
   private closed = false;
+  private readonly limits: SipLimits;
 
   constructor(private readonly options: SipProxyOptions) {
     if (!(options.nodeId instanceof Uint8Array) || options.nodeId.length === 0 || options.nodeId.length > 32) {
@@ -141,6 +146,11 @@ export class SipProxy {
       maxMessageLength: positive('maxMessageLength', options.maxMessageLength, 65_535),
       maxListEntries: positive('maxListEntries', options.maxListEntries, 32),
       resolveTimeoutMs: positive('resolveTimeoutMs', options.resolveTimeoutMs, 10_000),
+    };
+    this.limits = {
+      ...DEFAULT_SIP_LIMITS,
+      maxMessageBytes: this.o.maxMessageLength,
+      maxVias: this.o.maxListEntries,
     };
     if (options.localRouteUri !== undefined) {
       const parsed = Parser.parseMessage(
@@ -163,7 +173,7 @@ export class SipProxy {
   attach(transport: SipTransport): () => void {
     const existing = this.transports.get(transport.id);
     if (existing) return existing.detach;
-    const offMessage = transport.onMessage((m) => this.receive(transport, m));
+    const offMessage = transport.onMessage((m, parsed) => this.receive(transport, m, parsed));
     const offClose = transport.onClose(() => detach());
     const detach = (): void => {
       offMessage();
@@ -199,13 +209,27 @@ export class SipProxy {
     this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
   }
 
-  private receive(transport: SipTransport, text: string): void {
+  private receive(transport: SipTransport, text: string, parsed: SipMessage | undefined): void {
     if (this.closed) return;
     if (text.length > this.o.maxMessageLength) {
       this.fail('oversized');
       return;
     }
-    const message = Parser.parseMessage(text, this.loggerFactory.getLogger('sip.proxy.parser'));
+    // A transport that already ran parseSipMessage hands its result over: one parse per message and hop.
+    let message: SipMessage | undefined = parsed;
+    if (!message) {
+      try {
+        message = parseSipMessage(text, this.limits);
+      } catch (error) {
+        // The same refusals as at the local interface, for what another peer sends (hostile too).
+        this.fail('unparseable');
+        if (error instanceof SipMessageError && looksLikeRequest(text) && !/^\s*ACK\s/.test(text)) {
+          const answer = salvageErrorResponse(text, error.status, error.message);
+          if (answer !== undefined) transport.send(answer).catch(() => this.fail('send-failed'));
+        }
+        return;
+      }
+    }
     if (message instanceof IncomingResponseMessage) {
       this.counters.responsesReceived++;
       this.receiveResponse(transport, message);
@@ -218,8 +242,6 @@ export class SipProxy {
         if (e instanceof SipProxyMessageError && message.method !== 'ACK')
           this.statelessReply(transport, message, 400, e.message);
       }
-    } else {
-      this.fail('unparseable');
     }
   }
 
@@ -311,7 +333,10 @@ export class SipProxy {
     if (method === 'INVITE') tx.receiveResponse(100, constructOutgoingResponse(request, { statusCode: 100 }).message);
     const reply = (status: number, reason: string, failure: string): void => {
       this.fail(failure);
-      const text = constructOutgoingResponse(request, { statusCode: status, reasonPhrase: reason }).message;
+      const text = constructOutgoingResponse(request, {
+        statusCode: status,
+        reasonPhrase: cleanReason(reason),
+      }).message;
       try {
         tx.receiveResponse(status, text);
       } catch {
@@ -353,7 +378,7 @@ export class SipProxy {
       (e: unknown) => {
         guard.cancel();
         if (!awaitingFinal(tx)) return;
-        if (e instanceof SipProxyMessageError) reply(400, e.message.replace(/[\r\n]/g, ' ').slice(0, 100), 'malformed');
+        if (e instanceof SipProxyMessageError) reply(400, cleanReason(e.message).slice(0, 100), 'malformed');
         else reply(500, 'Server Internal Error', 'internal');
       },
     );
@@ -559,7 +584,7 @@ export class SipProxy {
     try {
       text = constructOutgoingResponse(request, {
         statusCode: status,
-        reasonPhrase: reason.replace(/[\r\n]/g, ' ').slice(0, 100),
+        reasonPhrase: cleanReason(reason).slice(0, 100),
       }).message;
     } catch {
       return; // not even a response can be built from it

@@ -5,6 +5,7 @@
  * other peers (stream or datagram framing), and, in a later issue, the renderer's sip.js UserAgent over IPC.
  * The proxy core sees only this interface, so a new kind of party never touches it.
  */
+import type { SipMessage } from '../message/parse';
 
 /** Who is at the other end, as far as this peer can vouch for it. */
 export type SipParty =
@@ -29,8 +30,12 @@ export interface SipTransport {
   readonly closed: boolean;
   /** Sends one whole SIP message. Rejects once closed or when the message cannot be sent. */
   send(message: string): Promise<void>;
-  /** Each whole message as it arrives (already framed; still unparsed text). Returns an unsubscribe. */
-  onMessage(listener: (message: string) => void): () => void;
+  /**
+   * Each whole message as it arrives (already framed). `parsed`, when given, is that text as parseSipMessage
+   * returned it (the transport already checked it), so the receiver need not parse it again; without it the
+   * receiver parses and checks the text itself. Returns an unsubscribe.
+   */
+  onMessage(listener: (message: string, parsed?: SipMessage) => void): () => void;
   /** Once, when the flow closes (by either side or on error). Returns an unsubscribe. */
   onClose(listener: (reason: string) => void): () => void;
   close(reason?: string): void;

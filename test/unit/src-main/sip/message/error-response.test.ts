@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { errorResponse, salvageErrorResponse } from '../../../../../src-main/sip/message/error-response';
+import { cleanReason, errorResponse, salvageErrorResponse } from '../../../../../src-main/sip/message/error-response';
 import {
   parseSipMessage,
   type IncomingRequestMessage,
   type IncomingResponseMessage,
 } from '../../../../../src-main/sip/message/parse';
-import { stampTopVia, stampViaParm } from '../../../../../src-main/sip/message/via-received';
+import { stampParsedRequest, stampTopVia, stampViaParm } from '../../../../../src-main/sip/message/via-received';
 
 const REQ =
   'INVITE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-a;rport, SIP/2.0/UDP p;branch=z9hG4bK-b\r\n' +
@@ -28,6 +28,18 @@ describe('errorResponse (RFC 3261 §8.2.6)', () => {
     expect(() => errorResponse(req, 200, 'OK')).toThrow(RangeError);
   });
 
+  it('writes only Reason-Phrase characters RFC 3261 allows, so the answer to a refusal that quotes parses', () => {
+    expect(cleanReason('SIP version "SIP/3.0" is not supported')).toBe("SIP version 'SIP/3.0' is not supported");
+    expect(cleanReason('a <b> [c] \\ {d} | ^ ` # 100% %41')).toBe('a b c d 100 percent %41');
+    expect(cleanReason('\r\n\t')).toBe('Error');
+    const req = parseSipMessage(REQ) as IncomingRequestMessage;
+    const hostile = 'x"<>[]\\^`{|}#%\u0000\u00e9 ok';
+    expect((parseSipMessage(errorResponse(req, 400, hostile)) as IncomingResponseMessage).reasonPhrase).toBe(
+      "x' percent \u00e9 ok",
+    );
+    expect((parseSipMessage(salvageErrorResponse(REQ, 505, hostile)!) as IncomingResponseMessage).statusCode).toBe(505);
+  });
+
   it('salvages an answer from an unparseable request only when the five headers are there', () => {
     const broken = REQ.replace('CSeq: 7 INVITE', 'CSeq: 7 OPTIONS');
     const answer = salvageErrorResponse(broken, 400, 'CSeq mismatch')!;
@@ -47,6 +59,18 @@ describe('Via received/rport (RFC 3581)', () => {
       'SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-a;received=127.0.0.1;rport=40000, SIP/2.0/UDP p;branch=z9hG4bK-b',
     );
     expect(m.getHeaders('via')[1]).toBe('SIP/2.0/UDP q;branch=z9hG4bK-c');
+  });
+
+  it('stamps an already parsed request so that it says what a fresh parse of the stamped text says', () => {
+    const parsed = parseSipMessage(REQ) as IncomingRequestMessage;
+    const text = stampParsedRequest(parsed, REQ, { address: '127.0.0.1', port: 40000 });
+    const fresh = parseSipMessage(text) as IncomingRequestMessage;
+    expect(text).toBe(stampTopVia(REQ, { address: '127.0.0.1', port: 40000 }));
+    expect(parsed.getHeaders('via')).toEqual(fresh.getHeaders('via'));
+    expect(parsed.via).toEqual(fresh.via);
+    expect(parsed.via).toMatchObject({ host: '10.0.0.1', port: 5070, received: '127.0.0.1', rport: '40000' });
+    expect(parsed.viaBranch).toBe('z9hG4bK-a');
+    expect(parsed.data).toBe(text);
   });
 
   it('adds received only when sent-by differs and rport was not asked for; replaces forged values', () => {

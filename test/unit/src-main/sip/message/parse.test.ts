@@ -43,6 +43,17 @@ describe('parseSipMessage', () => {
     expect(res).toBeInstanceOf(IncomingResponseMessage);
   });
 
+  it('takes the transaction branch from the top entry of a Via line that lists several (sip.js takes the last)', () => {
+    const text = request({
+      drop: ['Via'],
+      headers: ['Via: SIP/2.0/UDP a.test;branch=z9hG4bK-top, SIP/2.0/UDP b.test;branch=z9hG4bK-2'],
+    });
+    const req = parseSipMessage(text) as IncomingRequestMessage;
+    expect(req.viaBranch).toBe('z9hG4bK-top');
+    expect(req.via).toMatchObject({ host: 'a.test', branch: 'z9hG4bK-top' });
+    expect(() => parseSipMessage(text.replace('z9hG4bK-top', 'z9hG4bK'))).toThrow(SipSyntaxError);
+  });
+
   it('refuses a message above the size limit', () => {
     const big = request({
       headers: ['Content-Type: text/plain'],

@@ -319,6 +319,20 @@ describe('SipProxy message hygiene', () => {
     expect(resp?.reasonPhrase).toContain('CSeq');
   });
 
+  it("applies the local interface's refusals to text from other parties too (505 for SIP/3.0, 400 for a short body)", async () => {
+    const r = setup(1);
+    const caller = r.localPhone();
+    const invite = (branch: string) =>
+      request({ method: 'INVITE', ruri: BOB, from: ALICE, to: BOB, callId: branch, branch, viaHost: caller.host });
+    caller.send(invite('z9hG4bKv').replace(' SIP/2.0\r\n', ' SIP/3.0\r\n'));
+    caller.send(invite('z9hG4bKf').replace(/Content-Length: \d+/, 'Content-Length: 9999'));
+    await settle();
+    const answers = caller.responses();
+    expect(answers.map((a) => a.statusCode)).toEqual([505, 400]);
+    expect(answers[1]?.reasonPhrase).toContain('Content-Length');
+    expect(r.proxy.status().transactions).toBe(0);
+  });
+
   it('drops garbage and stray responses and counts them', async () => {
     const r = setup(1);
     const caller = r.localPhone();
