@@ -288,6 +288,7 @@ export class SipService {
         responsesReceived: 0,
         requestsForwarded: 0,
         responsesForwarded: 0,
+        retransmissions: 0,
         transactions: 0,
         attachedTransports: 0,
         failures: {},

@@ -72,15 +72,27 @@ export function parseSipMessage(text: string, limits: SipLimits = DEFAULT_SIP_LI
 
   let problem = 'rejected by the sip.js parser';
   const capture = { error: (m: string) => (problem = m), warn: (m: string) => (problem = m), log() {}, debug() {} };
+  // RFC 3261 §10.2.2: a REGISTER may say "Contact: *" (remove every binding), which sip.js's Contact grammar
+  // (name-addr / addr-spec only) refuses: parse without those lines and add them back as raw values.
+  const wildcards =
+    isRequest && String(start.method).toUpperCase() === 'REGISTER'
+      ? layout.headers.filter((h) => h.name === 'contact' && h.value === '*')
+      : [];
+  let parsedText = text;
+  for (const h of [...wildcards].reverse()) parsedText = parsedText.slice(0, h.start) + parsedText.slice(h.end + 2);
   let message: SipMessage | undefined;
   try {
-    message = Parser.parseMessage(text, capture as unknown as Logger);
+    message = Parser.parseMessage(parsedText, capture as unknown as Logger);
   } catch {
     // sip.js dereferences the parsed CSeq of a response without checking it parsed (a TypeError).
     const cseq = layout.headers.find((h) => h.name === 'cseq')?.value ?? '';
     throw new SipSyntaxError(Grammar.parse(cseq, 'CSeq') === -1 ? 'CSeq' : 'headers', 'malformed value');
   }
   if (!message) throw fromSipJsProblem(problem);
+  if (wildcards.length > 0) {
+    for (const h of wildcards) message.addHeader('contact', h.value);
+    message.data = text;
+  }
 
   checkCSeq(message);
   if (message instanceof IncomingRequestMessage) {

@@ -26,7 +26,8 @@ import { bestResponseIndex, upstreamStatus, type BranchOutcome } from './best-re
 import type { NextHop } from './next-hops';
 import type { ProxyTarget } from './proxy-interfaces';
 import { headerLines, render, viaEntries } from './sip-text';
-import { ForwardedRequest, SipJsTransport, type ForwardedRequestParts } from './transaction-io';
+import { ForwardedRequest, type ForwardedRequestParts } from './transaction-io';
+import { RecordingSipJsTransport, retransmitRequest, unreliable, type SipTimerValues } from './unreliable';
 
 export interface ContextHost {
   readonly loggerFactory: LoggerFactory;
@@ -36,6 +37,11 @@ export interface ContextHost {
   readonly nonInviteTimeoutMs: number;
   readonly cancelGraceMs: number;
   readonly maxViaEntries: number;
+  readonly timers: SipTimerValues;
+  /** Counts one message sent again on a datagram flow. */
+  retransmitted(): void;
+  /** An INVITE client transaction ended on a non-2xx: `ack` goes out again if that final comes again (timer D). */
+  rememberClientEnd(transport: SipTransport, branch: string, ack: string): void;
   /** Opens (or reuses) a flow to a remote target and makes sure the proxy listens to it. */
   connect(target: ProxyTarget): Promise<SipTransport>;
   /** Makes sure the proxy listens to a local UA's flow (responses come back on it). */
@@ -171,13 +177,23 @@ export class ResponseContext {
         this.synthesize(b, 480);
       },
     };
-    const adapter = new SipJsTransport(transport);
+    const adapter = new RecordingSipJsTransport(transport);
     b.client = this.isInvite
       ? new InviteClientTransaction(request, adapter, user)
       : new NonInviteClientTransaction(request, adapter, user);
     const client = b.client;
+    const sent = adapter.last;
+    if (sent !== undefined)
+      retransmitRequest(this.host.clock, this.host.timers, transport, client, sent, this.isInvite, () =>
+        this.host.retransmitted(),
+      );
     client.addStateChangeListener(() => {
-      if (client.state === TransactionState.Terminated) b.unregister?.();
+      if (client.state !== TransactionState.Terminated) return;
+      b.unregister?.();
+      // After a non-2xx final sip.js sent the ACK last; it ends the transaction at once (timer D = 0).
+      const ack = adapter.last;
+      if (this.isInvite && unreliable(transport) && ack?.startsWith('ACK ') && (b.final?.status ?? 0) >= 300)
+        this.host.rememberClientEnd(transport, b.branchId, ack);
     });
     this.host.count('forwarded-request');
   }
@@ -229,9 +245,14 @@ export class ResponseContext {
       ],
       body: '',
     });
-    const tx = new NonInviteClientTransaction(cancel, new SipJsTransport(transport), {
+    const adapter = new RecordingSipJsTransport(transport);
+    const tx = new NonInviteClientTransaction(cancel, adapter, {
       loggerFactory: this.host.loggerFactory,
     });
+    if (adapter.last !== undefined)
+      retransmitRequest(this.host.clock, this.host.timers, transport, tx, adapter.last, false, () =>
+        this.host.retransmitted(),
+      );
     const unregister = this.host.registerClient(transport, b.branchId, 'CANCEL', (r) => tx.receiveResponse(r));
     tx.addStateChangeListener(() => {
       if (tx.state === TransactionState.Terminated) unregister();

@@ -32,7 +32,15 @@ import { SipProxyMessageError, SipProxyOptionError } from './proxy-errors';
 import type { AliasesOf, LocalBindings, ProxyTarget, TargetConnector, TargetResolver } from './proxy-interfaces';
 import { ResponseContext, type BranchPlan, type ContextHost, type ServerTransaction } from './response-context';
 import { aorOf, headerLines, render, routeEntries, viaEntries, type RouteEntry } from './sip-text';
-import { quietLoggerFactory, SipJsTransport } from './transaction-io';
+import { quietLoggerFactory } from './transaction-io';
+import {
+  Afterglow,
+  RecordingSipJsTransport,
+  retransmitFinalResponse,
+  RFC3261_TIMERS,
+  unreliable,
+  type SipTimerValues,
+} from './unreliable';
 
 export interface SipProxyOptions {
   /** This peer's Node-ID: names our Via sent-by and Record-Route host. */
@@ -66,6 +74,8 @@ export interface SipProxyOptions {
   readonly maxListEntries?: number;
   /** How long identity checks and target lookup may take before the caller gets 480. Default 10 s. */
   readonly resolveTimeoutMs?: number;
+  /** T1/T2/T4 for retransmissions on datagram flows (unreliable.ts). Default RFC 3261's 500 ms / 4 s / 5 s. */
+  readonly timers?: Partial<SipTimerValues>;
 }
 
 export interface SipProxyStatus {
@@ -75,6 +85,8 @@ export interface SipProxyStatus {
   readonly responsesForwarded: number;
   readonly transactions: number;
   readonly attachedTransports: number;
+  /** Requests and responses sent again on datagram flows (timers A, E, G) and old ones answered (J, I, D). */
+  readonly retransmissions: number;
   /** Failures and refusals by reason (`max-forwards`, `loop`, `forbidden-identity`, `not-found`, ...). */
   readonly failures: Readonly<Record<string, number>>;
 }
@@ -112,6 +124,7 @@ export class SipProxy {
     responsesReceived: 0,
     requestsForwarded: 0,
     responsesForwarded: 0,
+    retransmissions: 0,
   };
   private readonly failures = new Map<string, number>();
   private readonly localRoute: URI | undefined;
@@ -130,6 +143,9 @@ export class SipProxy {
   >;
   private closed = false;
   private readonly limits: SipLimits;
+  private readonly timers: SipTimerValues;
+  /** Server ('s|') and client ('c|') transactions sip.js ended but a datagram flow may still hear from. */
+  private readonly afterglow: Afterglow;
 
   constructor(private readonly options: SipProxyOptions) {
     if (!(options.nodeId instanceof Uint8Array) || options.nodeId.length === 0 || options.nodeId.length > 32) {
@@ -147,6 +163,12 @@ export class SipProxy {
       maxListEntries: positive('maxListEntries', options.maxListEntries, 32),
       resolveTimeoutMs: positive('resolveTimeoutMs', options.resolveTimeoutMs, 10_000),
     };
+    this.timers = {
+      t1Ms: positive('timers.t1Ms', options.timers?.t1Ms, RFC3261_TIMERS.t1Ms),
+      t2Ms: positive('timers.t2Ms', options.timers?.t2Ms, RFC3261_TIMERS.t2Ms),
+      t4Ms: positive('timers.t4Ms', options.timers?.t4Ms, RFC3261_TIMERS.t4Ms),
+    };
+    this.afterglow = new Afterglow(this.clock, 2 * this.o.maxTransactions);
     this.limits = {
       ...DEFAULT_SIP_LIMITS,
       maxMessageBytes: this.o.maxMessageLength,
@@ -203,6 +225,7 @@ export class SipProxy {
     }
     this.servers.clear();
     this.clients.clear();
+    this.afterglow.clear();
   }
 
   private fail(reason: string): void {
@@ -258,8 +281,16 @@ export class SipProxy {
       this.fail('stray-response');
       return;
     }
-    const deliver = this.clients.get(clientKey(transport.id, top.branch, response.method));
+    const key = clientKey(transport.id, top.branch, response.method);
+    const deliver = this.clients.get(key);
     if (!deliver) {
+      // Timer D's job: our ACK for a non-2xx final got lost and the final comes again.
+      const ended = response.method === 'INVITE' ? this.afterglow.recall(`c|${key}`) : undefined;
+      if (ended?.reply !== undefined && (response.statusCode ?? 0) >= 300) {
+        this.counters.retransmissions++;
+        transport.send(ended.reply).catch(() => this.fail('send-failed'));
+        return;
+      }
       this.fail('stray-response');
       return;
     }
@@ -300,6 +331,8 @@ export class SipProxy {
         invite.tx.receiveRequest(request); // ACK for a non-2xx: part of that transaction
         return;
       }
+      // Timer I's job: a retransmitted ACK for a non-2xx final whose transaction sip.js already ended.
+      if (!invite && (this.afterglow.recall(`s|${key('INVITE')}`)?.status ?? 0) >= 300) return;
       this.forwardAck(
         transport,
         request,
@@ -310,6 +343,15 @@ export class SipProxy {
     const existing = this.servers.get(key(method));
     if (existing) {
       existing.tx.receiveRequest(request); // a retransmission
+      return;
+    }
+    // Timer J's job: a retransmitted non-INVITE request whose transaction sip.js already ended.
+    const ended = this.afterglow.recall(`s|${key(method)}`);
+    if (ended) {
+      if (ended.reply !== undefined) {
+        this.counters.retransmissions++;
+        transport.send(ended.reply).catch(() => this.fail('send-failed'));
+      }
       return;
     }
     if (this.servers.size >= this.o.maxTransactions) {
@@ -561,15 +603,24 @@ export class SipProxy {
   }
 
   private serverTransaction(transport: SipTransport, request: IncomingRequestMessage, key: string): ServerTransaction {
-    const adapter = new SipJsTransport(transport);
+    const adapter = new RecordingSipJsTransport(transport);
     const user = { loggerFactory: this.loggerFactory };
     const tx: ServerTransaction =
       request.method === 'INVITE'
         ? new InviteServerTransaction(request, adapter, user)
         : new NonInviteServerTransaction(request, adapter, user);
     this.servers.set(key, { tx });
+    if (tx instanceof InviteServerTransaction)
+      retransmitFinalResponse(this.clock, this.timers, transport, tx, adapter, () => this.counters.retransmissions++);
     tx.addStateChangeListener(() => {
-      if (tx.state === TransactionState.Terminated && this.servers.get(key)?.tx === tx) this.servers.delete(key);
+      if (tx.state !== TransactionState.Terminated) return;
+      if (this.servers.get(key)?.tx === tx) this.servers.delete(key);
+      const last = adapter.last;
+      if (!unreliable(transport) || this.closed || last === undefined) return;
+      // sip.js ends at once what timers J (64*T1) and I (T4) would keep on an unreliable flow.
+      const status = Number(/^SIP\/2\.0 (\d{3})/.exec(last)?.[1] ?? 0);
+      if (request.method === 'INVITE') this.afterglow.remember(`s|${key}`, status, undefined, this.timers.t4Ms);
+      else this.afterglow.remember(`s|${key}`, status, last, 64 * this.timers.t1Ms);
     });
     return tx;
   }
@@ -607,6 +658,10 @@ export class SipProxy {
       nonInviteTimeoutMs: this.o.nonInviteTimeoutMs,
       cancelGraceMs: this.o.cancelGraceMs,
       maxViaEntries: this.o.maxListEntries,
+      timers: this.timers,
+      retransmitted: () => void this.counters.retransmissions++,
+      rememberClientEnd: (transport, branch, ack) =>
+        this.afterglow.remember(`c|${clientKey(transport.id, branch, 'INVITE')}`, 0, ack, 64 * this.timers.t1Ms),
       connect: (target) => this.connectTarget(target),
       listen: (transport) => void this.attach(transport),
       registerClient: (transport, branch, method, onResponse) => {

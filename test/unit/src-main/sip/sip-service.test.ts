@@ -240,6 +240,43 @@ describe('SipService (overlay simulation, 5 peers)', () => {
     expect(services[A]!.status().bindings.map((b) => b.contact)).toEqual(['sip:alice@127.0.0.1:5070']);
   }, 60_000);
 
+  it('Contact: * with Expires: 0 removes every binding of the AOR and its overlay records; with other values 400', async () => {
+    const phone = ua(A, 5072);
+    phone.send(registerText(phone, aor(A), 'sip:alice3@127.0.0.1:5072', 600, 1));
+    await sim.run(2_000);
+    expect(services[A]!.status().bindings).toHaveLength(2);
+    const wildcard = (expires: number, n: number, extra: string[] = []) =>
+      registerText(phone, aor(A), 'sip:unused@127.0.0.1:5072', expires, n).replace(
+        'Contact: <sip:unused@127.0.0.1:5072>',
+        ['Contact: *', ...extra].join('\r\n'),
+      );
+    phone.send(wildcard(600, 2));
+    phone.send(wildcard(0, 3, ['Contact: <sip:alice4@127.0.0.1:5072>']));
+    await sim.run(2_000);
+    expect(phone.statuses('REGISTER')).toEqual([200, 400, 400]);
+    expect(phone.responses('REGISTER')[1]!.reasonPhrase).toContain('Contact: * needs Expires: 0');
+    expect(services[A]!.status().bindings).toHaveLength(2);
+    phone.send(wildcard(0, 4));
+    await sim.run(2_000);
+    expect(phone.statuses('REGISTER')).toEqual([200, 400, 400, 200]);
+    expect(services[A]!.status().bindings).toEqual([]);
+    expect(services[A]!.status().registrations).toEqual([]);
+    const calls = ua(B, 5081);
+    calls.send(
+      request({
+        method: 'INVITE',
+        ruri: `sip:${aor(A)}`,
+        from: `sip:${aor(B)}`,
+        to: `sip:${aor(A)}`,
+        callId: 'after-wildcard',
+        branch: 'z9hG4bKafterwild',
+        viaHost: calls.host,
+      }),
+    );
+    await sim.run(5_000);
+    expect(calls.statuses('INVITE').at(-1)).toBe(404);
+  }, 60_000);
+
   it('a local SIP port in use fails start() with SipLocalPortInUseError naming the port; a free one starts', async () => {
     const server = createServer();
     const port = await new Promise<number>((resolve) =>

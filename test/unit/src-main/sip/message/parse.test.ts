@@ -54,6 +54,21 @@ describe('parseSipMessage', () => {
     expect(() => parseSipMessage(text.replace('z9hG4bK-top', 'z9hG4bK'))).toThrow(SipSyntaxError);
   });
 
+  it('takes "Contact: *" in a REGISTER (the registrar judges it) and refuses it elsewhere', () => {
+    const text = request({
+      first: 'REGISTER sip:example.com SIP/2.0',
+      drop: ['CSeq'],
+      headers: ['CSeq: 2 REGISTER', 'Contact: *', 'Expires: 0'],
+      body: 'x',
+    });
+    const reg = parseSipMessage(text) as IncomingRequestMessage;
+    expect(reg.method).toBe('REGISTER');
+    expect(reg.getHeaders('contact')).toEqual(['*']);
+    expect(reg.body).toBe('x');
+    expect(reg.data).toBe(text);
+    expect(() => parseSipMessage(request({ headers: ['Contact: *'] }))).toThrow(SipSyntaxError);
+  });
+
   it('refuses a message above the size limit', () => {
     const big = request({
       headers: ['Content-Type: text/plain'],

@@ -164,7 +164,12 @@ export interface Rig {
   overlayPhone(user: string, node: Uint8Array): Phone;
 }
 
-export function rig(options: Partial<SipProxyOptions> = {}, nodeByte = 0xaa): Rig {
+/** `framing`: 'datagram' makes every flow unreliable-style (the proxy then runs timers A, E, G, J, I, D). */
+export function rig(
+  options: Partial<SipProxyOptions> = {},
+  nodeByte = 0xaa,
+  framing: 'datagram' | 'stream' = 'stream',
+): Rig {
   const clock = new VirtualClock();
   const node = nodeId(nodeByte);
   const resolutions = new Map<string, ResolveResult>();
@@ -182,6 +187,7 @@ export function rig(options: Partial<SipProxyOptions> = {}, nodeByte = 0xaa): Ri
     onRemote: undefined,
     localPhone(party = LOCAL_PARTY, id = uniq('local')) {
       const [proxySide, uaSide] = createMemorySipTransportPair({
+        framing,
         a: { id: `${id}-proxy`, party },
         b: { id: `${id}-ua`, party: overlayParty(node, 'self') },
       });
@@ -191,6 +197,7 @@ export function rig(options: Partial<SipProxyOptions> = {}, nodeByte = 0xaa): Ri
     overlayPhone(user, peerNode) {
       const id = uniq('peer');
       const [proxySide, far] = createMemorySipTransportPair({
+        framing,
         a: { id: `${id}-proxy`, party: overlayParty(peerNode, user) },
         b: { id: `${id}-far`, party: overlayParty(node, 'self@ov.test') },
       });
@@ -210,6 +217,7 @@ export function rig(options: Partial<SipProxyOptions> = {}, nodeByte = 0xaa): Ri
         const last = t.destinations[t.destinations.length - 1];
         const peer = last && last.type === 'node' ? last.id : nodeId(0);
         const [proxySide, far] = createMemorySipTransportPair({
+          framing,
           a: { id: uniq(`to-${t.key}-`), party: overlayParty(peer, t.aor) },
           b: { id: uniq(`from-proxy-`), party: overlayParty(node, 'self@ov.test') },
         });
