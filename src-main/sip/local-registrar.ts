@@ -48,6 +48,8 @@ export interface LocalBindingStatus {
   protocol: string;
   expiresInSec: number;
   instance?: string;
+  /** The pub-gruu the 200 to its REGISTER gave it (RFC 7904 §5: it names this peer). */
+  gruu: string;
 }
 
 interface Binding {
@@ -147,6 +149,7 @@ export class LocalRegistrar implements LocalBindings {
         flow: b.transport.id,
         protocol: b.transport.protocol,
         expiresInSec: Math.max(0, Math.ceil((b.expiresAt - now) / 1000)),
+        gruu: this.gruuOf(b.aor),
         ...(b.instance !== undefined ? { instance: b.instance } : {}),
       })),
     );

@@ -11,7 +11,7 @@
  * index), are SIGKILLed and calls to B still complete once the ring is repaired.
  */
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -325,6 +325,78 @@ describe('forking and ring repair through 5 peer processes', () => {
       answering: { answered: n, cancelled: 0 },
       ringing: { answered: 0, cancelled: n },
     });
+  }, 120_000);
+
+  it(`a call to the GRUU of one of ${FORK_USER}'s devices reaches exactly that device; Contact: * unregisters`, async () => {
+    type Bindings = { sip: { bindings: { aor: string; contact: string; gruu: string; instance?: string }[] } };
+    const bindingsAt = async (peer: number) =>
+      ((await peers[peer]!.command({ cmd: 'sip-status' })) as unknown as Bindings).sip.bindings;
+    // The forking test's UASes are gone: a phone removes every binding of its AOR with Contact: * (real sipp).
+    for (const peer of FORK) {
+      const r = await SippProcess.run({
+        scenario: SIPP_SCENARIOS.unregisterAll,
+        remote: `127.0.0.1:${sipPorts.get(peer)}`,
+        service: FORK_USER,
+        domain: OVERLAY,
+        calls: 1,
+        timeoutMs: 15_000,
+        recvTimeoutMs: 10_000,
+      });
+      expect(r.successful, r.output).toBe(1);
+      expect(await bindingsAt(peer)).toEqual([]);
+    }
+    // Two devices of the same AOR, one per peer, each told its GRUU in the 200 to its REGISTER.
+    const devices = await Promise.all(
+      FORK.map(async (peer, i) => {
+        const port = await freeLoopbackPort();
+        const log = join(dir, `gruu-${peer}.log`);
+        const instance = `00000000-0000-4000-8000-00000000000${i + 1}`;
+        const r = await SippProcess.run({
+          scenario: SIPP_SCENARIOS.registerGruu,
+          remote: `127.0.0.1:${sipPorts.get(peer)}`,
+          service: FORK_USER,
+          domain: OVERLAY,
+          localPort: port,
+          keys: { instance },
+          calls: 1,
+          timeoutMs: 15_000,
+          recvTimeoutMs: 10_000,
+          extraArgs: ['-trace_logs', '-log_file', log],
+        });
+        expect(r.successful, r.output).toBe(1);
+        const gruu = /pub-gruu (\S+)/.exec(readFileSync(log, 'latin1'))?.[1] ?? '';
+        expect(gruu).toMatch(new RegExp(`^sip:${FORK_USER}@${OVERLAY.replace(/\./g, '\\.')};gr=[A-Za-z0-9+/]+~{0,2}$`)); // RFC 7904 §8: base64, ~ for =
+        expect(await bindingsAt(peer)).toMatchObject([
+          { aor: `${FORK_USER}@${OVERLAY}`, gruu, instance: `"<urn:uuid:${instance}>"` },
+        ]);
+        const uas = await SippProcess.start({ scenario: SIPP_SCENARIOS.uas, localPort: port, timeoutMs: 120_000 });
+        uases.push(uas);
+        return { peer, gruu, uas };
+      }),
+    );
+    expect(devices[0]!.gruu).not.toBe(devices[1]!.gruu);
+    const perDevice = [6, 4];
+    for (const [i, d] of devices.entries()) {
+      const r = await SippProcess.run({
+        scenario: SIPP_SCENARIOS.uacToUri,
+        remote: `127.0.0.1:${sipPorts.get(A)}`,
+        caller: `peer${A}`,
+        domain: OVERLAY,
+        keys: { ruri: d.gruu },
+        calls: perDevice[i]!,
+        rate: 5,
+        timeoutMs: 60_000,
+        recvTimeoutMs: 10_000,
+      });
+      expect({ ok: r.successful, failed: r.failed, errors: r.errors.slice(0, 3) }, r.output).toEqual({
+        ok: perDevice[i],
+        failed: 0,
+        errors: [],
+      });
+    }
+    // Each UAS saw exactly the calls to its own GRUU: no fork to the other device of the same AOR.
+    const seen = await Promise.all(devices.map((d) => d.uas.stop(8_000)));
+    expect(seen.map((s) => s.created)).toEqual(perDevice);
   }, 120_000);
 
   it("a call to B still completes after B's two ring neighbours are SIGKILLed and the ring repairs", async () => {

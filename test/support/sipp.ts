@@ -23,6 +23,12 @@ export const LOOPBACK = '127.0.0.1';
 export const SIPP_SCENARIOS = {
   /** REGISTER [service]@[domain], Contact = this sipp's ip:port; run from the UAS's port. */
   register: scenarioPath('register.xml'),
+  /** register.xml with Supported: gruu and +sip.instance [instance]; logs the 200's pub-gruu (-trace_logs). */
+  registerGruu: scenarioPath('register-gruu.xml'),
+  /** REGISTER [service]@[domain] with Contact: * and Expires: 0 (removes every binding of the AOR). */
+  unregisterAll: scenarioPath('unregister-all.xml'),
+  /** uac.xml to the URI [ruri] (e.g. a GRUU) instead of [service]@[domain]. */
+  uacToUri: scenarioPath('uac-gruu.xml'),
   /** INVITE [service]@[domain], 180, 200, ACK, BYE. */
   uac: scenarioPath('uac.xml'),
   /** INVITE [service]@[domain] that must be answered 404, then ACK. */
