@@ -39,8 +39,8 @@ export interface SipPathContext {
   uasPort: number;
   /** The callee's user name (the AOR's user part, sipp `-s`). */
   callee: string;
-  /** Sends one REGISTER of `callee` from the UAS's port to `remote` (Contact = the UAS), or throws. */
-  register(remote: string, domain?: string): Promise<void>;
+  /** Sends one REGISTER of `service` (default `callee`) from the UAS's port to `remote` (Contact = the UAS). */
+  register(remote: string, domain?: string, service?: string): Promise<void>;
   log(line: string): void;
 }
 
@@ -51,6 +51,11 @@ export interface StartedSipPath {
   domain?: string;
   /** The caller's user name ([caller]; default sipp's `uac`). */
   caller?: string;
+  /**
+   * Further AORs, each registered (to the same UAS) at a peer no call has gone to yet: one call to each is a
+   * first call (lookup + AppAttach + ICE + DTLS), for a p50 of first calls. Overlay path only.
+   */
+  firstCallServices?: string[];
   /** The processes that carry the calls (their memory is reported); none for `direct`. */
   pids(): number[];
   /** What ran, for the report (versions, workers). */
@@ -70,7 +75,7 @@ export interface SipBenchOptions {
   /** Calls per path in the setup-time test (default 200) at `rate` calls/s (default 10). */
   calls?: number;
   rate?: number;
-  /** Paths that get the max-rate step test (default ['kamailio', 'kamailio-1w']). */
+  /** Paths that get the max-rate step test (default ['kamailio', 'kamailio-1w', 'overlay']). */
   maxRatePaths?: string[];
   /** Target rates in calls/s (default 100,200,400,800,1200,1600), `stepSecs` each (default 5). */
   steps?: number[];
@@ -90,6 +95,9 @@ export interface SetupRun {
   /** The run's first call (for the overlay: the lookup + AppAttach one), ms. */
   first180?: number;
   first200?: number;
+  /** One call to each of `firstCallServices` (each a first call to its peer), ms. */
+  firstCalls180?: LatencyStats;
+  firstCalls200?: LatencyStats;
   /** The calls after the first (for the overlay: over the connection the first call opened). */
   repeat180: LatencyStats;
   repeat200: LatencyStats;
@@ -209,11 +217,20 @@ const PEER_READY_MS = 60_000;
  * callee's peer B (whose certificate carries the user `callee`) and the caller's peer A each with a local SIP
  * interface. The UAS registers at B's interface, the UAC calls the AOR at A's: A looks the AOR up in the overlay,
  * attaches to B (AppAttach, ICE, DTLS) on the first call and reuses that connection for the others. No SIP server.
+ * `firstCalls` further peers carry users `first<i>`, registered to the same UAS: one call to each is a first call.
  */
-export function overlayPath(peers = 20): SipBenchPath {
+export function overlayPath(peers = 20, firstCalls = 10): SipBenchPath {
   if (!(Number.isInteger(peers) && peers >= 3 && peers <= 50)) throw new RangeError(`sip bench: bad peers ${peers}`);
   const a = 1;
   const b = Math.floor(peers / 2);
+  const candidates = Array.from({ length: peers }, (_, i) => i).filter((i) => i !== 0 && i !== a && i !== b);
+  if (!(Number.isInteger(firstCalls) && firstCalls >= 0 && firstCalls <= candidates.length))
+    throw new RangeError(`sip bench: bad firstCalls ${firstCalls} (at most ${candidates.length} with ${peers} peers)`);
+  // Spread over the ring: first calls then route over different numbers of hops.
+  const firsts = Array.from(
+    { length: firstCalls },
+    (_, k) => candidates[Math.floor((k * candidates.length) / firstCalls)]!,
+  );
   return {
     name: 'overlay',
     description: `sipp UAC → peer A's local SIP interface → overlay of ${peers} peer processes (lookup, AppAttach, ICE, DTLS) → peer B's interface → sipp UAS`,
@@ -244,7 +261,7 @@ export function overlayPath(peers = 20): SipBenchPath {
         for (let i = 0; i < peers; i++) {
           const keys = await generateIdentityKeys('ecdsa');
           const nodeId = Uint8Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
-          users.push(i === b ? ctx.callee : `peer${i}`);
+          users.push(i === b ? ctx.callee : firsts.includes(i) ? `first${i}` : `peer${i}`);
           const { der } = await issueCertificate({
             ca: overlay.ca,
             publicKey: keys.webcrypto.publicKey,
@@ -261,22 +278,33 @@ export function overlayPath(peers = 20): SipBenchPath {
           x.push(
             ...(i === 0 ? ['--first-node', '--listen', `${LOOPBACK}:${bootstrap}`] : ['--listen', `${LOOPBACK}:0`]),
           );
-          if (i === a || i === b) {
-            sipPorts.set(i, await freeLoopbackPort(true));
-            x.push('--sip-port', String(sipPorts.get(i)));
-          }
           args.push(x);
         }
+        const sipPeers = new Set([a, b, ...firsts]);
+        // A SIP port is picked just before its peer starts, and again if another process took it meanwhile
+        // (every running peer binds ephemeral UDP ports for ICE).
+        const launch = async (i: number): Promise<void> => {
+          for (let attempt = 1; ; attempt++) {
+            const port = sipPeers.has(i) ? await freeLoopbackPort(true) : undefined;
+            const p = new PeerProcess([...args[i]!, ...(port ? ['--sip-port', String(port)] : [])]);
+            procs.push(p);
+            try {
+              await p.event('ready', PEER_READY_MS);
+              if (port) sipPorts.set(i, port);
+              peerAt.set(i, p);
+              return;
+            } catch (error) {
+              if (attempt >= 3 || !p.stderr.some((l) => l.includes('is in use'))) throw error;
+            }
+          }
+        };
+        const peerAt = new Map<number, PeerProcess>();
         const t0 = performance.now();
-        procs.push(new PeerProcess(args[0]!));
-        await procs[0]!.event('ready', PEER_READY_MS);
+        await launch(0);
         // The others in batches of 5: joins overlap, as in the field, without starving 2 cores.
-        for (let i = 1; i < peers; i += 5) {
-          const batch = args.slice(i, i + 5).map((x) => new PeerProcess(x));
-          procs.push(...batch);
-          await Promise.all(batch.map((p) => p.event('ready', PEER_READY_MS)));
-        }
-        for (const i of [a, b]) await procs[i]!.event('sip');
+        for (let i = 1; i < peers; i += 5)
+          await Promise.all(Array.from({ length: Math.min(5, peers - i) }, (_, k) => launch(i + k)));
+        for (const i of sipPeers) await peerAt.get(i)!.event('sip');
         ctx.log(`  ${peers} peers ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         await sleep(5_000); // the last joins' Updates and stabilization settle before the calls are timed
         // While the ring still settles a Store may fail: register again, a bounded number of times.
@@ -289,12 +317,14 @@ export function overlayPath(peers = 20): SipBenchPath {
             await sleep(1_000);
           }
         }
-        const pa = procs[a]!.child.pid!;
-        const pb = procs[b]!.child.pid!;
+        for (const i of firsts) await ctx.register(`${LOOPBACK}:${sipPorts.get(i)}`, OVERLAY, users[i]);
+        const pa = peerAt.get(a)!.child.pid!;
+        const pb = peerAt.get(b)!.child.pid!;
         return {
           target: `${LOOPBACK}:${sipPorts.get(a)}`,
           domain: OVERLAY,
           caller: users[a],
+          firstCallServices: firsts.map((i) => users[i]!),
           pids: () => [pa, pb],
           detail: `${peers} peers (node peer-cli.mjs, bundled by esbuild), A = peer${a}, B = peer${b}; memory = A + B`,
           stop,
@@ -369,7 +399,7 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
   const rate = options.rate ?? 10;
   const steps = options.steps ?? [100, 200, 400, 800, 1200, 1600];
   const stepSecs = options.stepSecs ?? 5;
-  const maxRatePaths = options.maxRatePaths ?? ['kamailio', 'kamailio-1w'];
+  const maxRatePaths = options.maxRatePaths ?? ['kamailio', 'kamailio-1w', 'overlay'];
   for (const [name, v] of [
     ['calls', calls],
     ['rate', rate],
@@ -394,17 +424,17 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
       uasPort,
       callee: CALLEE,
       log,
-      async register(remote, domain) {
+      async register(remote, domain, service = CALLEE) {
         const r = await SippProcess.run({
           scenario: SIPP_SCENARIOS.register,
           remote,
           domain,
-          service: CALLEE,
+          service,
           localPort: uasPort,
           calls: 1,
           timeoutMs: 10_000,
         });
-        if (r.successful !== 1) throw new Error(`REGISTER at ${remote} failed: ${r.errors.join(' | ')}`);
+        if (r.successful !== 1) throw new Error(`REGISTER ${service} at ${remote} failed: ${r.errors.join(' | ')}`);
       },
     };
     let started: StartedSipPath | undefined;
@@ -466,6 +496,26 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
         machineBusyPct: busyBetween(m0, machineCpu()),
         errors: r.errors.slice(0, 5),
       };
+      // ---- first calls: one to each further AOR, each at a peer not called before (sequential, traced)
+      if (started.firstCallServices?.length) {
+        const f180: number[] = [];
+        const f200: number[] = [];
+        for (const service of started.firstCallServices) {
+          const f = await uac({ service, calls: 1, timeoutMs: 30_000, recvTimeoutMs: 10_000, traceMessages: true });
+          const call = f.calls[0];
+          const t180 = took(call, 180);
+          const t200 = took(call, 200);
+          if (f.successful !== 1 || t180 === undefined || t200 === undefined)
+            run.errors.push(`first call to ${service}: ${f.errors[0] ?? `exit ${f.exitCode}`}`);
+          if (t180 !== undefined) f180.push(t180);
+          if (t200 !== undefined) f200.push(t200);
+        }
+        run.firstCalls180 = latencyStats(f180);
+        run.firstCalls200 = latencyStats(f200);
+        log(
+          `  first calls to ${started.firstCallServices.length} peers: INVITE->180 p50 ${fmt(run.firstCalls180.p50)} ms, max ${fmt(run.firstCalls180.max)} ms`,
+        );
+      }
       result.setup.push(run);
       log(
         `  ${run.successful} ok / ${run.failed} failed (${run.reordered} 200-before-180), INVITE->180 p50 ${fmt(run.inviteTo180.p50)} ms, INVITE->200 p50 ${fmt(run.inviteTo200.p50)} ms`,
@@ -588,6 +638,10 @@ function report(r: SipBenchResult, o: { calls: number; rate: number; stepSecs: n
   const ov = r.setup.find((s) => s.path === 'overlay');
   if (ov) {
     const bound = kam?.inviteTo180.p50 !== undefined ? 1.5 * kam.inviteTo180.p50 : undefined;
+    const f = ov.firstCalls180;
+    const firstP50 = f?.p50 ?? ov.first180;
+    const ovRate = r.maxRate.find((m) => m.path === 'overlay');
+    const step200 = ovRate?.steps.find((s) => s.target === 200);
     const met = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**NOT met**');
     lines.push(
       '',
@@ -596,10 +650,15 @@ function report(r: SipBenchResult, o: { calls: number; rate: number; stepSecs: n
       '| target | bound | overlay | result |',
       '|---|---:|---:|---|',
       `| repeat calls (2nd..${ov.calls}th, over the open connection): INVITE→180 p50 within 1.5× Kamailio's | ${fmt(bound)} ms (1.5 × ${fmt(kam?.inviteTo180.p50)}) | ${fmt(ov.repeat180.p50)} ms (p95 ${fmt(ov.repeat180.p95)}, p99 ${fmt(ov.repeat180.p99)}; INVITE→200 p50 ${fmt(ov.repeat200.p50)}) | ${met(bound !== undefined && ov.repeat180.p50 !== undefined ? ov.repeat180.p50 <= bound : undefined)} |`,
-      `| first call (lookup + AppAttach + ICE + DTLS): INVITE→180 p50 < 150 ms | 150 ms | ${fmt(ov.first180)} ms (INVITE→200 ${fmt(ov.first200)}) | ${met(ov.first180 !== undefined ? ov.first180 < 150 : undefined)} |`,
+      f
+        ? `| first calls (lookup + AppAttach + ICE + DTLS), one to each of ${f.n} peers: INVITE→180 p50 < 150 ms | 150 ms | ${fmt(f.p50)} ms (p95 ${fmt(f.p95)}, max ${fmt(f.max)}; INVITE→200 p50 ${fmt(ov.firstCalls200?.p50)}; the run's very first call ${fmt(ov.first180)}) | ${met(firstP50 !== undefined ? firstP50 < 150 : undefined)} |`
+        : `| first call (lookup + AppAttach + ICE + DTLS): INVITE→180 < 150 ms | 150 ms | ${fmt(ov.first180)} ms (one sample) | ${met(ov.first180 !== undefined ? ov.first180 < 150 : undefined)} |`,
+      `| 200 calls/s through one peer (A, and B), ${r.maxRate.length ? 'a max-rate step' : 'not run'}: 0 failures | 200 calls/s | ${step200 ? `${step200.achievedCps.toFixed(0)} calls/s achieved, ${step200.successful} ok / ${step200.failed} failed, path CPU ${step200.pathCpuPct.toFixed(0)} %` : ovRate ? `not reached (last passing step ${ovRate.best ?? 'none'})` : '–'} | ${met(step200 ? step200.pass : ovRate ? false : undefined)} |`,
       '',
-      'One first call per run: the p50 of first calls is this single figure (run the bench again for more samples).',
-      `Peer memory (A + B RSS) before → after the ${ov.calls} calls: ${(ov.memoryBeforeKb.rss / 1024).toFixed(1)} → ${(ov.memoryAfterKb.rss / 1024).toFixed(1)} MB.`,
+      `Peer memory (A + B RSS) before → after the ${ov.calls} calls: ${(ov.memoryBeforeKb.rss / 1024).toFixed(1)} → ${(ov.memoryAfterKb.rss / 1024).toFixed(1)} MB` +
+        (ovRate
+          ? `; before → after the max-rate steps: ${(ovRate.memoryBeforeKb.rss / 1024).toFixed(1)} → ${(ovRate.memoryAfterKb.rss / 1024).toFixed(1)} MB.`
+          : '.'),
     );
   }
   const errs = r.setup.filter((s) => s.errors.length);

@@ -20,6 +20,7 @@ import { parseSipMessage, IncomingRequestMessage, type SipMessage } from './mess
 import type { ProxyTarget, ResolveResult, TargetResolver } from './proxy/proxy-interfaces';
 import { SipProxy, type SipProxyOptions, type SipProxyStatus } from './proxy/sip-proxy';
 import { OverlayRegistrations, type RegistrationStatus } from './registration/overlay-registrations';
+import { requiresSips } from './registration/contact-prefs';
 import { AorResolver, type Resolution } from './resolution/aor-resolver';
 import { overlayRegistrationSource } from './resolution/registration-source';
 import type { SipTransport } from './transport/sip-transport';
@@ -225,9 +226,10 @@ export class SipService {
       clock: this.o.clock,
       resolver: this.targetResolver(),
       connector: {
-        // SIP, not SIPS: the AppAttach flow is (D)TLS either way; a sips: Request-URI is not distinguished yet.
+        // RFC 7904 §5.3: SIPS (Application-ID 5061) where the Request-URI or the callee's contact_prefs ask for
+        // it, SIP (5060) otherwise; the flow is (D)TLS either way.
         connect: (target: ProxyTarget) =>
-          this.connections.connect(target.destinations, { sips: false }).catch((error: Error) => {
+          this.connections.connect(target.destinations, { sips: target.sips === true }).catch((error: Error) => {
             this.fail(`connect ${target.aor || target.key}: ${error.message}`);
             throw error;
           }),
@@ -345,15 +347,21 @@ export class SipService {
           return { failure: 'not-found', reason };
         }
         this.record(requestUri, resolution.status, resolution.targets, resolution.reason);
+        const sipsUri = /^\s*sips:/i.test(requestUri);
         switch (resolution.status) {
           case 'found':
             return {
-              targets: resolution.targets.map((t) => ({
-                key: destinationKey(t.destinations),
-                aor: t.aor,
-                destinations: t.destinations,
-                ...(gruu ? { gruu: requestUri } : {}),
-              })),
+              targets: resolution.targets.map((t) => {
+                const sips = sipsUri || requiresSips(t.contactPrefs);
+                return {
+                  // SIP and SIPS flows to one device are two branches on two connections.
+                  key: `${destinationKey(t.destinations)}${sips ? '/sips' : ''}`,
+                  aor: t.aor,
+                  destinations: t.destinations,
+                  ...(gruu ? { gruu: requestUri } : {}),
+                  ...(sips ? { sips } : {}),
+                };
+              }),
             };
           case 'not-found':
           case 'not-served':

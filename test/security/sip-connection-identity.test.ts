@@ -1,15 +1,39 @@
 /**
  * RFC 7904 §5.1: the node answering a SIP AppAttach MUST present the Node-ID that ends the destination
- * list, or the connection MUST NOT be used and MUST be closed. The RELOAD layer checks the flow against the
- * node that signed the answer; SipConnections checks that node against the list. Attacks, in the overlay
- * simulation with real ReloadNodes: a list [A, B] whose first hop A answers itself instead of passing the
- * request on, and a node that answers for a Resource-ID it is responsible for, in a list that ends in B.
+ * list, or the connection MUST NOT be used and MUST be closed. The RELOAD layer routes the AppAttach along the
+ * whole list and checks the answer's signer against its last Node-ID and the flow against the signer;
+ * SipConnections checks the flow against the list once more. Attacks, in the overlay simulation with real
+ * ReloadNodes, on SipConnections' own check (the RELOAD layer under it made to behave as a hostile first hop
+ * would have it: the AppAttach ends at the list's first entry): a list [A, B] whose first hop A answers itself
+ * instead of passing the request on, and a node that answers for a Resource-ID it is responsible for, in a
+ * list that ends in B. Honest routing of [A, B] reaches B.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OverlaySimulation, type SimNode } from '../../src-main/reload/sim';
 import { toHex, type Destination } from '../../src-main/reload/wire';
 import { SipConnectionIdentityError } from '../../src-main/sip/connections/errors';
-import { SipConnections, type SipTransportEvent } from '../../src-main/sip/connections/sip-connections';
+import {
+  SipConnections,
+  type SipAppAttachNode,
+  type SipTransportEvent,
+} from '../../src-main/sip/connections/sip-connections';
+
+/** `node`, except that an AppAttach along a destination list ends at (and is answered by) its first entry. */
+function firstHopAnswers(node: SimNode['node']): SipAppAttachNode {
+  return {
+    appAttach: (destination, applicationId, options) => {
+      const first = 'route' in destination ? destination.route[0] : undefined;
+      const target =
+        first === undefined
+          ? destination
+          : first.type === 'node'
+            ? first.id
+            : { resource: (first as { id: Uint8Array }).id };
+      return node.appAttach(target as Parameters<typeof node.appAttach>[0], applicationId, options);
+    },
+    onAppAttach: (applicationId, handler) => node.onAppAttach(applicationId, handler),
+  };
+}
 
 describe('SIP connections insist on the last destination (RFC 7904 §5.1)', () => {
   let sim: OverlaySimulation;
@@ -23,7 +47,7 @@ describe('SIP connections insist on the last destination (RFC 7904 §5.1)', () =
     for (let i = 0; i < 5; i++) await sim.start(i);
     await sim.run(2_000);
     // Every node serves SIP (as an attacker's node would).
-    for (const n of sim.nodes) {
+    for (const n of sim.nodes.slice(1)) {
       const connections = new SipConnections({ node: n.node, clock: sim.clock });
       const seen: SipTransportEvent[] = [];
       connections.onTransport((e) => seen.push(e));
@@ -31,7 +55,10 @@ describe('SIP connections insist on the last destination (RFC 7904 §5.1)', () =
       events.set(n, seen);
       all.push(connections);
     }
-    caller = all[0]!;
+    // Node 0 calls; its RELOAD layer is the hostile-first-hop variant until the last test.
+    caller = new SipConnections({ node: firstHopAnswers(sim.nodes[0]!.node), clock: sim.clock });
+    caller.start();
+    all.push(caller);
     [a, b, c] = [sim.nodes[1]!, sim.nodes[2]!, sim.nodes[3]!];
   }, 120_000);
 
@@ -71,7 +98,7 @@ describe('SIP connections insist on the last destination (RFC 7904 §5.1)', () =
     expect(sim.responsibleFor(c.node.nodeId)).toBe(c);
     // Fresh caller state: the failure above put B in backoff.
     caller.stop();
-    caller = new SipConnections({ node: sim.nodes[0]!.node, clock: sim.clock });
+    caller = new SipConnections({ node: firstHopAnswers(sim.nodes[0]!.node), clock: sim.clock });
     caller.start();
     all.push(caller);
     await refused(
@@ -83,7 +110,7 @@ describe('SIP connections insist on the last destination (RFC 7904 §5.1)', () =
     );
   });
 
-  it('uses the connection when the answerer is the last destination', async () => {
+  it('uses the connection when the answerer is the last destination; honest routing of [A, B] reaches B', async () => {
     caller.stop();
     caller = new SipConnections({ node: sim.nodes[0]!.node, clock: sim.clock });
     caller.start();
@@ -91,5 +118,17 @@ describe('SIP connections insist on the last destination (RFC 7904 §5.1)', () =
     const transport = await sim.until(caller.connect([{ type: 'node', id: b.node.nodeId }], { sips: false }));
     expect(transport.closed).toBe(false);
     expect(transport.party).toMatchObject({ kind: 'overlay', nodeId: b.node.nodeId });
+    const routed = await sim.until(
+      caller.connect(
+        [
+          { type: 'node', id: a.node.nodeId },
+          { type: 'node', id: b.node.nodeId },
+        ],
+        { sips: true },
+      ),
+    );
+    expect(routed.closed).toBe(false);
+    expect(routed.party).toMatchObject({ kind: 'overlay', nodeId: b.node.nodeId });
+    expect(routed.applicationId).toBe(5061);
   });
 });

@@ -83,11 +83,16 @@ export function liveChildren(): number[] {
   return [...live].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid!);
 }
 
-/** A port on 127.0.0.1 that was free a moment ago, for UDP (and TCP too if `tcp`). Bind-and-release: racy, but
- * only other processes on this machine can take it in between. */
+/**
+ * A port on 127.0.0.1 that was free a moment ago, for UDP (and TCP too if `tcp`). Bind-and-release: racy, but
+ * only other processes on this machine can take it in between. A UDP+TCP port (a peer's --sip-port) is drawn
+ * below the kernel's ephemeral range (32768-60999 by default): a port the kernel just handed out and took
+ * back is the one it tends to hand out next, e.g. to the very peer that was to listen on it.
+ */
 export async function freeLoopbackPort(tcp = false): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await tryBind('udp', 0);
+    const wanted = tcp ? 20_000 + Math.floor(Math.random() * 12_000) : 0;
+    const port = await tryBind('udp', wanted);
     if (port && (!tcp || (await tryBind('tcp', port)) === port)) return port;
   }
   throw new Error(`no free ${tcp ? 'UDP+TCP' : 'UDP'} port on ${LOOPBACK}`);

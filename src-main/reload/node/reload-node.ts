@@ -23,7 +23,7 @@ import {
   type BootstrapAddress,
   type TransportStatus,
 } from '../transport';
-import { decodeContext, toHex, type DecodeContext } from '../wire';
+import { decodeContext, toHex, type DecodeContext, type Destination } from '../wire';
 import type { StorageKind } from '../storage';
 import {
   ConfigUpdateService,
@@ -350,15 +350,18 @@ export class ReloadNode {
 
   /**
    * Opens a dedicated, mutually authenticated DTLS or TLS flow (an AppConnection) to the node with this
-   * Node-ID, or to the node responsible for `{ resource }`, for an Application-ID (5060 SIP, 5061 SIPS). The
-   * flow's certificate carries the Node-ID that answered. Keepalive and closing are the caller's. Errors:
+   * Node-ID, or to the node responsible for `{ resource }`, or along a destination list `{ route }` (its last
+   * entry answers; e.g. [peer, client] reaches a client through its peer), for an Application-ID (5060 SIP,
+   * 5061 SIPS). The flow's certificate carries the Node-ID that answered. Keepalive and closing are the caller's. Errors:
    * see AppAttachService.appAttach (AppAttachNotSupportedError when the peer has no handler for it).
    */
   appAttach(
-    destination: Uint8Array | { resource: Uint8Array },
+    destination: Uint8Array | { resource: Uint8Array } | { route: readonly Destination[] },
     applicationId: number,
     options?: AppAttachOptions,
   ): Promise<AppConnection> {
+    if (destination !== null && typeof destination === 'object' && 'route' in destination)
+      return this.apps.appAttach(Array.isArray(destination.route) ? destination.route : [], applicationId, options);
     const target =
       destination instanceof Uint8Array
         ? ({ type: 'node', id: destination } as const)

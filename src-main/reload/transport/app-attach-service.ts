@@ -71,6 +71,9 @@ function checkApplicationId(applicationId: unknown): number {
   return applicationId;
 }
 
+/** Entries of a destination list AppAttach takes (the last is the answerer; the others route to it). */
+export const MAX_APP_ATTACH_ROUTE = 16;
+
 export class AppAttachService {
   private readonly handlers = new Map<number, AppAttachHandler>();
   private closed = false;
@@ -98,10 +101,19 @@ export class AppAttachService {
    * LinkConnectError (the flow failed).
    */
   async appAttach(
-    destination: Destination,
+    destinationOrList: Destination | readonly Destination[],
     applicationId: number,
     options: AppAttachOptions = {},
   ): Promise<AppConnection> {
+    // A destination list (RFC 6940 §6.3.2.2) is source-routed: e.g. [peer P, client C] reaches a client
+    // through the peer it is attached to. The node that must answer (and own the flow) is its last entry.
+    const list = Array.isArray(destinationOrList)
+      ? (destinationOrList as readonly Destination[])
+      : [destinationOrList as Destination];
+    if (list.length === 0 || list.length > MAX_APP_ATTACH_ROUTE)
+      throw new AppAttachArgumentError('destination', `a destination list has 1 to ${MAX_APP_ATTACH_ROUTE} entries`);
+    for (const via of list.slice(0, -1)) this.checkVia(via);
+    const destination = list[list.length - 1] as Destination;
     this.checkDestination(destination);
     checkApplicationId(applicationId);
     const timeoutMs = options.connectTimeoutMs ?? this.o.connectTimeoutMs ?? 30_000;
@@ -111,7 +123,7 @@ export class AppAttachService {
     const offer = await strategy.offer(applicationId);
     let accepted: { value: AppAttachReqAns; peer: Uint8Array };
     try {
-      const answer = await this.o.transport.request([destination], { method: 'app_attach_req', value: offer.request });
+      const answer = await this.o.transport.request([...list], { method: 'app_attach_req', value: offer.request });
       accepted = this.checkAnswer(answer, destination, applicationId);
     } catch (error) {
       offer.cancel();
@@ -152,7 +164,7 @@ export class AppAttachService {
     return this.o.strategy;
   }
 
-  private checkDestination(destination: Destination): void {
+  private checkDestination(destination: Destination, isVia = false): void {
     if (
       typeof destination !== 'object' ||
       destination === null ||
@@ -167,8 +179,18 @@ export class AppAttachService {
       );
     if (destination.type === 'resource' && (destination.id.length === 0 || destination.id.length > 255))
       throw new AppAttachArgumentError('destination', 'a Resource-ID is 1 to 255 bytes');
-    if (destination.type === 'node' && bytesEqual(destination.id, this.o.nodeId))
+    if (!isVia && destination.type === 'node' && bytesEqual(destination.id, this.o.nodeId))
       throw new AppAttachArgumentError('destination', 'is this node itself');
+  }
+
+  /** An entry before the last of a destination list: any well-formed Destination the message layer routes. */
+  private checkVia(via: Destination): void {
+    if (typeof via !== 'object' || via === null)
+      throw new AppAttachArgumentError('destination', 'a destination list entry must be a Destination');
+    if (via.type === 'node' || via.type === 'resource') return this.checkDestination(via, true);
+    if (via.type === 'opaque' && via.id instanceof Uint8Array && via.id.length > 0 && via.id.length <= 255) return;
+    if (via.type === 'compressed' && Number.isInteger(via.id) && via.id >= 0x8000 && via.id <= 0xffff) return;
+    throw new AppAttachArgumentError('destination', 'a destination list entry is malformed');
   }
 
   /** The Node-ID the flow's certificate must carry, once the answer has passed every check. */

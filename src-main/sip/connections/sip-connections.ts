@@ -40,7 +40,7 @@ export type SipApplicationId = typeof SIP_APPLICATION_ID | typeof SIPS_APPLICATI
 /** What SipConnections needs of a ReloadNode (ReloadNode itself fits). */
 export interface SipAppAttachNode {
   appAttach(
-    destination: Uint8Array | { resource: Uint8Array },
+    destination: Uint8Array | { resource: Uint8Array } | { route: readonly Destination[] },
     applicationId: number,
     options?: AppAttachOptions,
   ): Promise<AppConnection>;
@@ -262,10 +262,10 @@ export class SipConnections {
     peer: Uint8Array,
     applicationId: SipApplicationId,
   ): Promise<SipAppTransport> {
-    // ReloadNode.appAttach routes to one destination; the request goes to the list's first entry, where a
-    // RELOAD destination list sends it first. The answerer must still be the last entry (checked below).
-    const first = destinations[0] as Extract<Destination, { type: 'node' | 'resource' }>;
-    const target = first.type === 'node' ? first.id : { resource: first.id };
+    // The AppAttach travels the whole destination list (e.g. [peer, client]); its last entry answers and must
+    // be the flow's certificate (checked below as well as by the RELOAD layer).
+    const only = destinations.length === 1 ? destinations[0] : undefined;
+    const target = only?.type === 'node' ? only.id : { route: destinations };
     const connection = await this.o.node.appAttach(
       target,
       applicationId,

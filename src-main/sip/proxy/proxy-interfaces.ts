@@ -16,6 +16,8 @@ export interface ProxyTarget {
   readonly destinations: readonly Destination[];
   /** Set when the target is a GRUU: the full SIP URI to put in the Request-URI. */
   readonly gruu?: string;
+  /** Connect with SIPS (Application-ID 5061): a sips: Request-URI, or the callee's contact_prefs require it. */
+  readonly sips?: boolean;
 }
 
 export type ResolveFailure = 'not-found' | 'unavailable' | 'loop' | 'error';

@@ -124,3 +124,30 @@ export function combineContactPrefs(prefs: readonly string[]): string {
   const distinct = [...new Set(prefs)].sort();
   return distinct.length === 1 ? (distinct[0] as string) : `(|${distinct.join('')})`;
 }
+
+const SIPS_ONLY = '(sip.schemes=sips)';
+
+/**
+ * True when a registration's contact_prefs require SIPS (RFC 7904 §5.3: the caller then uses Application-ID
+ * 5061): the predicate is `(sip.schemes=SIPS)` itself or a conjunction with it at the top. A disjunction (two
+ * bindings, one of them plain SIP) or a negation requires nothing.
+ */
+export function requiresSips(contactPrefs: string): boolean {
+  const p = contactPrefs.trim().toLowerCase();
+  if (p === SIPS_ONLY) return true;
+  if (!p.startsWith('(&') || !p.endsWith(')')) return false;
+  const inner = p.slice(2, -1);
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < inner.length; i++) {
+    if (inner[i] === '(') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (inner[i] === ')') {
+      depth--;
+      if (depth < 0) return false;
+      if (depth === 0 && inner.slice(start, i + 1) === SIPS_ONLY) return true;
+    }
+  }
+  return false;
+}

@@ -277,6 +277,43 @@ describe('SipService (overlay simulation, 5 peers)', () => {
     expect(calls.statuses('INVITE').at(-1)).toBe(404);
   }, 60_000);
 
+  it('a sips: Request-URI travels over a SIPS flow (Application-ID 5061), a sip: one over SIP (5060)', async () => {
+    const callee = ua(A, 5075);
+    callee.send(registerText(callee, aor(A), 'sip:alice5@127.0.0.1:5075', 600, 1));
+    await sim.run(2_000);
+    expect(callee.statuses('REGISTER')).toEqual([200]);
+    callee.onRequest = (req) => {
+      if (req.method === 'INVITE') callee.respond(req, 486, { toTag: 'busy' });
+    };
+    const caller = ua(B, 5082);
+    const peerA = Buffer.from(sim.nodes[A]!.node.nodeId).toString('hex');
+    const appIds = () =>
+      services[B]!.status()
+        .connections.open.filter((c) => c.peer === peerA && c.direction === 'outbound')
+        .map((c) => c.applicationId)
+        .sort();
+    for (const [scheme, n] of [
+      ['sips', 1],
+      ['sip', 2],
+    ] as const) {
+      caller.send(
+        request({
+          method: 'INVITE',
+          ruri: `${scheme}:${aor(A)}`,
+          from: `sip:${aor(B)}`,
+          to: `${scheme}:${aor(A)}`,
+          callId: `scheme-${scheme}`,
+          branch: `z9hG4bKscheme${scheme}`,
+          viaHost: caller.host,
+        }),
+      );
+      await sim.run(3_000);
+      expect(caller.statuses('INVITE').slice(-1)).toEqual([486]);
+      expect(callee.requests('INVITE')).toHaveLength(n);
+    }
+    expect(appIds()).toEqual([5060, 5061]);
+  }, 60_000);
+
   it('a local SIP port in use fails start() with SipLocalPortInUseError naming the port; a free one starts', async () => {
     const server = createServer();
     const port = await new Promise<number>((resolve) =>

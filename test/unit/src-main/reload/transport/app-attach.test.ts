@@ -145,6 +145,33 @@ describe('AppAttach over memory links (overlay simulation)', () => {
     expect(connection.closed).toBe(true);
   }, 60_000);
 
+  it('follows a destination list: [c, b] goes to c first, then to b, which answers and owns the flow', async () => {
+    const c = sim.nodes.find((n) => n !== a && n !== b && a.node.transport.linkTo(n.node.nodeId))!;
+    expect(c).toBeDefined();
+    const viaC = c.node.transport.counters.forwarded;
+    const route = [
+      { type: 'node', id: c.node.nodeId },
+      { type: 'node', id: b.node.nodeId },
+    ] as const;
+    const connection = await sim.until(a.node.appAttach({ route }, SIP));
+    expect(c.node.transport.counters.forwarded).toBeGreaterThan(viaC); // c passed it on
+    expect(toHex(connection.peerNodeId)).toBe(toHex(b.node.nodeId));
+    await sim.run(100);
+    const other = incoming.get(toHex(b.node.nodeId))!.at(-1)!;
+    expect(toHex(other.peerNodeId)).toBe(toHex(a.node.nodeId));
+    const got = received(other);
+    await connection.send(text.encode(OPTIONS));
+    await sim.run(100);
+    expect(got).toEqual([OPTIONS]);
+    await connection.close();
+    await sim.run(100);
+    // A one-entry route is the plain form.
+    const plain = await sim.until(a.node.appAttach({ route: [route[1]] }, SIP));
+    expect(toHex(plain.peerNodeId)).toBe(toHex(b.node.nodeId));
+    await plain.close();
+    await sim.run(100);
+  }, 60_000);
+
   it('an Application-ID without a handler is answered Error_Not_Found: AppAttachNotSupportedError', async () => {
     const failure = await sim.until(a.node.appAttach(b.node.nodeId, 4242)).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(AppAttachNotSupportedError);
@@ -175,6 +202,18 @@ describe('AppAttach over memory links (overlay simulation)', () => {
     expect(await field(a.node.appAttach(a.node.nodeId, SIP))).toBe('destination');
     expect(await field(a.node.appAttach({ resource: 'x' as unknown as Uint8Array }, SIP))).toBe('destination');
     expect(await field(a.node.appAttach(b.node.nodeId, SIP, { connectTimeoutMs: -1 }))).toBe('connectTimeoutMs');
+    const node = (id: Uint8Array) => ({ type: 'node', id }) as const;
+    expect(await field(a.node.appAttach({ route: [] }, SIP))).toBe('destination');
+    expect(await field(a.node.appAttach({ route: Array.from({ length: 17 }, () => node(b.node.nodeId)) }, SIP))).toBe(
+      'destination',
+    );
+    expect(await field(a.node.appAttach({ route: [node(b.node.nodeId), node(a.node.nodeId)] }, SIP))).toBe(
+      'destination',
+    );
+    expect(
+      await field(a.node.appAttach({ route: [{ type: 'opaque', id: new Uint8Array(0) }, node(b.node.nodeId)] }, SIP)),
+    ).toBe('destination');
+    expect(await field(a.node.appAttach({ route: 'x' as unknown as [] }, SIP))).toBe('destination');
     expect(await field(() => a.node.onAppAttach(SIP, () => undefined))).toBe('applicationId'); // already handled
     expect(await field(() => a.node.onAppAttach(7, 'no' as unknown as () => void))).toBe('handler');
   });

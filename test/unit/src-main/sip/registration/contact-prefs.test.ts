@@ -11,6 +11,7 @@ import {
   combineContactPrefs,
   contactPrefsFromContact,
   MAX_FEATURE_PARAMS,
+  requiresSips,
 } from '../../../../../src-main/sip/registration/contact-prefs';
 import { checkDomainRestriction, normalizeAor } from '../../../../../src-main/sip/registration/aor';
 import {
@@ -80,6 +81,23 @@ describe('contactPrefsFromContact', () => {
       '(|(sip.audio=TRUE)(sip.schemes=SIPS))',
     );
     expect(combineContactPrefs(['(sip.schemes=SIPS)', ''])).toBe('');
+  });
+});
+
+describe('requiresSips (which Application-ID a caller uses)', () => {
+  it('is true for (sip.schemes=SIPS) alone or in a top-level conjunction, false for a disjunction or negation', () => {
+    expect(requiresSips('(sip.schemes=SIPS)')).toBe(true);
+    expect(requiresSips(' (SIP.SCHEMES=sips) ')).toBe(true);
+    expect(requiresSips('(&(sip.audio=TRUE)(sip.schemes=SIPS))')).toBe(true);
+    expect(requiresSips('')).toBe(false);
+    expect(requiresSips('(sip.audio=TRUE)')).toBe(false);
+    expect(requiresSips('(|(sip.schemes=SIPS)(sip.audio=TRUE))')).toBe(false);
+    expect(requiresSips('(&(!(sip.schemes=SIPS))(sip.audio=TRUE))')).toBe(false);
+    expect(requiresSips('(&(|(sip.schemes=SIPS)(sip.schemes=SIP)))')).toBe(false);
+    expect(requiresSips('(&))(sip.schemes=SIPS)')).toBe(false);
+    const sipsContact = contactPrefsFromContact({ uri: { scheme: 'sips' }, parameters: { audio: null } });
+    expect(requiresSips(sipsContact)).toBe(true);
+    expect(requiresSips(combineContactPrefs([sipsContact, '(sip.audio=TRUE)']))).toBe(false);
   });
 });
 
