@@ -105,7 +105,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     return;
   }
   if (values.local) {
-    for (const flag of ['config', 'first-node', 'advertise', 'sip-port'] as const)
+    for (const flag of ['config', 'first-node', 'advertise'] as const)
       if (values[flag] !== undefined) throw new CliUsageError(`--${flag} cannot be used with --local`);
     if (values.identity && values['self-signed'])
       throw new CliUsageError('choose one of --identity FILE (with --password-file) and --self-signed');
@@ -185,10 +185,13 @@ export async function runPeerCli(argv: string[]): Promise<void> {
       ...(values['host-address'] ? { hostAddresses: values['host-address'] } : {}),
       refreshIntervalMs: refresh * 1000,
       ...(joinWindow !== undefined ? { timing: { joinWindowMs: joinWindow * 1000 } } : {}),
+      sipPort,
       log,
       line,
       interval,
       control: values.control ?? false,
+    }).catch((error: unknown) => {
+      throw sipPortInUse(error, sipPort);
     });
     return;
   }
@@ -205,12 +208,7 @@ export async function runPeerCli(argv: string[]): Promise<void> {
     refreshIntervalMs: refresh * 1000,
     log,
   }).catch((error: unknown) => {
-    if (error instanceof SipLocalPortInUseError)
-      throw new CliUsageError(
-        `--sip-port ${sipPort}: ${error.host}:${sipPort} is in use by another program; ` +
-          'choose another port with --sip-port PORT, or --sip-port 0 to run without SIP',
-      );
-    throw error;
+    throw sipPortInUse(error, sipPort);
   });
   const { node } = runtime;
   if (runtime.sip) line({ event: 'sip', uri: runtime.sip.localUri, user: runtime.sip.status().user });
@@ -244,6 +242,15 @@ export async function runPeerCli(argv: string[]): Promise<void> {
   });
 }
 
+/** A taken --sip-port as the usage error that names the flag; any other error unchanged. */
+function sipPortInUse(error: unknown, sipPort: number): unknown {
+  if (!(error instanceof SipLocalPortInUseError)) return error;
+  return new CliUsageError(
+    `--sip-port ${sipPort}: ${error.host}:${sipPort} is in use by another program; ` +
+      'choose another port with --sip-port PORT, or --sip-port 0 to run without SIP',
+  );
+}
+
 /** The local overlay: LocalOverlay finds, joins, forms and merges; the control interface follows its node. */
 async function runLocal(o: LocalPeerOptions & { interval: number; control: boolean }): Promise<void> {
   const { line, log } = o;
@@ -257,6 +264,7 @@ async function runLocal(o: LocalPeerOptions & { interval: number; control: boole
     node: () => peer.node(),
     statusExtra: () => ({ discovered: new Set(peer.overlay.peers().map((p) => p.nodeId)).size }),
     close: () => peer.close(),
+    sip: () => peer.sip(),
     interval: o.interval,
     control: o.control,
     line,

@@ -22,6 +22,8 @@ interface Peer {
   user: string;
 }
 
+const SIP_PORT = 5070;
+
 describe.skipIf(unavailable !== undefined)('the local overlay: --local peers on one LAN (network namespaces)', () => {
   let lan: BridgedLan | undefined;
   const peers: Peer[] = [];
@@ -30,7 +32,8 @@ describe.skipIf(unavailable !== undefined)('the local overlay: --local peers on 
   async function start(host: number, extra: string[] = []): Promise<Peer> {
     const user = `user${host + 1}@${LOCAL_OVERLAY_NAME}`;
     const process = new PeerProcess(
-      ['--local', '--user', user, '--status-interval', '0', ...extra],
+      // Each host is its own network namespace with its own loopback: every peer can have SIP on 5070.
+      ['--local', '--user', user, '--status-interval', '0', '--sip-port', String(SIP_PORT), ...extra],
       {},
       (lan as BridgedLan).hosts[host],
     );
@@ -103,6 +106,18 @@ describe.skipIf(unavailable !== undefined)('the local overlay: --local peers on 
     const rejoining = large.process.lines.find((l) => l.event === 'rejoining');
     expect(rejoining?.through).toEqual([small.nodeId]);
     expect(large.process.lines.find((l) => l.event === 'joined')?.through).toBe(small.nodeId);
+    // SIP follows the member: the peer that rejoined brought its local SIP interface up again on the same
+    // port for its new node (the old one was stopped first), and sip-status answers for the current node.
+    const sipEvents = (p: Peer) => p.process.lines.filter((l) => l.event === 'sip');
+    expect(sipEvents(small)).toHaveLength(1);
+    expect(sipEvents(large)).toHaveLength(2);
+    for (const p of [small, large]) {
+      expect(sipEvents(p).at(-1)).toMatchObject({ uri: `sip:127.0.0.1:${SIP_PORT}`, user: p.user });
+      const status = (await p.process.command({ cmd: 'sip-status' })) as PeerLine & {
+        sip: { user: string; local?: { port: number } };
+      };
+      expect(status.sip).toMatchObject({ user: p.user, local: { port: SIP_PORT } });
+    }
     console.log(`two simultaneous --local peers: one ring ${Date.now() - t0} ms after start (${settled} ms polling)`);
   }, 60_000);
 

@@ -25,7 +25,7 @@ export class PeerProcess {
       ...(entry ? [entry] : ['--import', 'tsx', 'src-main/host/peer-cli.ts']),
       ...args,
       // Peers run without the local SIP interface unless a test names a port: many peers share one machine.
-      ...(args.includes('--local') || args.includes('--sip-port') ? [] : ['--sip-port', '0']),
+      ...(args.includes('--sip-port') ? [] : ['--sip-port', '0']),
       '--control',
     ];
     const [file, ...rest] = namespace ? ['ip', 'netns', 'exec', namespace, ...command] : command;

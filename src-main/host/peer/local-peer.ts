@@ -15,6 +15,7 @@ import {
   type LocalOverlayTiming,
 } from '../../reload/discovery';
 import type { ReloadNode } from '../../reload/node';
+import type { SipService } from '../../sip/index';
 import { startPeerRuntime, type PeerRuntime } from './peer-runtime';
 
 export interface LocalPeerOptions {
@@ -26,6 +27,11 @@ export interface LocalPeerOptions {
   interface?: string;
   hostAddresses?: string[];
   refreshIntervalMs?: number;
+  /**
+   * The local SIP interface's port (0 or absent: no SIP). Each (re)join's runtime has its own SIP service on
+   * it; the previous member is stopped (its port freed) before the next starts.
+   */
+  sipPort?: number;
   timing?: Partial<LocalOverlayTiming>;
   log: Logger;
   /** JSON lines on stdout. */
@@ -36,6 +42,8 @@ export interface LocalPeerHandle {
   overlay: LocalOverlay;
   /** The node in the overlay now (undefined while rejoining). */
   node(): ReloadNode | undefined;
+  /** The SIP service of the current node (undefined while rejoining or without --sip-port). */
+  sip(): SipService | undefined;
   close(): Promise<void>;
 }
 
@@ -56,8 +64,11 @@ export async function startLocalPeer(o: LocalPeerOptions): Promise<LocalPeerHand
       listen: o.listen,
       ...(o.hostAddresses ? { hostAddresses: o.hostAddresses } : {}),
       ...(o.refreshIntervalMs ? { refreshIntervalMs: o.refreshIntervalMs } : {}),
+      ...(o.sipPort ? { sipPort: o.sipPort } : {}),
       log: o.log,
     });
+    // Phones registered with the previous member register again (their refresh): bindings are per runtime.
+    if (runtime.sip) o.line({ event: 'sip', uri: runtime.sip.localUri, user: runtime.sip.status().user });
     runtime.node.onStateChanged((state) => o.log.info('overlay state', { state }));
     const member: LocalOverlayMember = {
       ...reloadNodeMember({ node: runtime.node, port: runtime.address.port, connect: runtime.connect }),
@@ -102,6 +113,10 @@ export async function startLocalPeer(o: LocalPeerOptions): Promise<LocalPeerHand
     node: () => {
       const member = overlay.member;
       return member ? runtimes.get(member)?.node : undefined;
+    },
+    sip: () => {
+      const member = overlay.member;
+      return member ? runtimes.get(member)?.sip : undefined;
     },
     close: async () => {
       await overlay.stop();
