@@ -95,22 +95,23 @@ export function parseSipMessage(text: string, limits: SipLimits = DEFAULT_SIP_LI
   }
 
   checkCSeq(message);
+  const topVia = layout.headers.find((h) => h.name === 'via')?.value ?? '';
+  const comma = firstListSeparator(topVia);
+  const topEntry = comma < 0 ? topVia : topVia.slice(0, comma);
+  // sip.js reads a top Via line that lists several entries ("a, b") as a mix of them, with the branch of the
+  // last: the top entry is what identifies the transaction (RFC 3261 §17.2.3) and routes a response, so it
+  // is parsed alone.
+  if (comma >= 0) {
+    const top = Grammar.parse(topEntry.trim(), 'Via') as (IncomingRequestMessage['via'] & { branch?: string }) | -1;
+    if (top === -1) throw new SipSyntaxError('Via', 'top Via entry does not parse');
+    message.via = top;
+    message.viaBranch = top.branch ?? '';
+  }
   if (message instanceof IncomingRequestMessage) {
     checkMaxForwards(message);
-    const topVia = layout.headers.find((h) => h.name === 'via')?.value ?? '';
-    const comma = firstListSeparator(topVia);
-    const topEntry = comma < 0 ? topVia : topVia.slice(0, comma);
     // sip.js keeps the last of two branch parameters; elements that read the first would disagree.
     if ((topEntry.match(/;\s*branch\s*=/gi) ?? []).length > 1) {
       throw new SipSyntaxError('Via', 'top Via has the branch parameter twice');
-    }
-    // sip.js reads a top Via line that lists several entries ("a, b") as a mix of them, with the branch of
-    // the last: the top entry is what identifies the transaction (RFC 3261 §17.2.3), so it is parsed alone.
-    if (comma >= 0) {
-      const top = Grammar.parse(topEntry.trim(), 'Via') as (IncomingRequestMessage['via'] & { branch?: string }) | -1;
-      if (top === -1) throw new SipSyntaxError('Via', 'top Via entry does not parse');
-      message.via = top;
-      message.viaBranch = top.branch ?? '';
     }
     const branch = message.viaBranch;
     // RFC 3261 §8.1.1.7: the branch is mandatory; a bare magic cookie identifies no transaction.

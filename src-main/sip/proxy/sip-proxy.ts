@@ -74,6 +74,8 @@ export interface SipProxyOptions {
   readonly maxListEntries?: number;
   /** How long identity checks and target lookup may take before the caller gets 480. Default 10 s. */
   readonly resolveTimeoutMs?: number;
+  /** How long an INVITE may wait for a first answer before the proxy sends 100 Trying. Default 200 ms; 0: at once. */
+  readonly tryingDelayMs?: number;
   /** T1/T2/T4 for retransmissions on datagram flows (unreliable.ts). Default RFC 3261's 500 ms / 4 s / 5 s. */
   readonly timers?: Partial<SipTimerValues>;
 }
@@ -93,6 +95,8 @@ export interface SipProxyStatus {
 
 interface ServerEntry {
   readonly tx: ServerTransaction;
+  /** What the transaction sent (nothing yet: no 100 Trying was needed so far). */
+  readonly adapter: RecordingSipJsTransport;
   context?: ResponseContext;
   /** The caller cancelled while targets were still being looked up. */
   cancelled?: boolean;
@@ -104,6 +108,13 @@ type Counters = {
 
 const SKIP_FORWARD = new Set(['via', 'route', 'record-route', 'max-forwards', 'content-length', 'p-asserted-identity']);
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 0 || v > 60_000)
+    throw new SipProxyOptionError(name, `must be an integer from 0 to 60000, got ${v}`);
+  return v;
+}
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
@@ -139,6 +150,7 @@ export class SipProxy {
       | 'maxMessageLength'
       | 'maxListEntries'
       | 'resolveTimeoutMs'
+      | 'tryingDelayMs'
     >
   >;
   private closed = false;
@@ -162,6 +174,7 @@ export class SipProxy {
       maxMessageLength: positive('maxMessageLength', options.maxMessageLength, 65_535),
       maxListEntries: positive('maxListEntries', options.maxListEntries, 32),
       resolveTimeoutMs: positive('resolveTimeoutMs', options.resolveTimeoutMs, 10_000),
+      tryingDelayMs: nonNegative('tryingDelayMs', options.tryingDelayMs, 200),
     };
     this.timers = {
       t1Ms: positive('timers.t1Ms', options.timers?.t1Ms, RFC3261_TIMERS.t1Ms),
@@ -271,7 +284,7 @@ export class SipProxy {
   private receiveResponse(transport: SipTransport, response: IncomingResponseMessage): void {
     let top;
     try {
-      top = viaEntries(response, this.o.maxListEntries)[0];
+      top = viaEntries(response, this.o.maxListEntries, this.sentBy)[0];
     } catch {
       this.fail('malformed-response');
       return;
@@ -313,7 +326,7 @@ export class SipProxy {
   }
 
   private receiveRequest(transport: SipTransport, request: IncomingRequestMessage): void {
-    const vias = viaEntries(request, this.o.maxListEntries);
+    const vias = viaEntries(request, this.o.maxListEntries, this.sentBy);
     const top = vias[0];
     if (!top) {
       this.fail('malformed');
@@ -372,7 +385,7 @@ export class SipProxy {
       return;
     }
     const entry = this.servers.get(key(method));
-    if (method === 'INVITE') tx.receiveResponse(100, constructOutgoingResponse(request, { statusCode: 100 }).message);
+    if (method === 'INVITE' && entry) this.tryingUnlessAnswered(request, entry);
     const reply = (status: number, reason: string, failure: string): void => {
       this.fail(failure);
       const text = constructOutgoingResponse(request, {
@@ -424,6 +437,19 @@ export class SipProxy {
         else reply(500, 'Server Internal Error', 'internal');
       },
     );
+  }
+
+  /**
+   * RFC 3261 §17.2.1 (and §16.2 for proxies): an INVITE server transaction sends 100 Trying unless the TU
+   * answers within 200 ms. Most calls ring sooner: no 100 then, one message less on every hop each way.
+   */
+  private tryingUnlessAnswered(request: IncomingRequestMessage, entry: ServerEntry): void {
+    const send = (): void => {
+      if (entry.tx.state !== TransactionState.Proceeding || entry.adapter.last !== undefined) return;
+      entry.tx.receiveResponse(100, constructOutgoingResponse(request, { statusCode: 100 }).message);
+    };
+    if (this.o.tryingDelayMs === 0) send();
+    else this.clock.setTimeout(send, this.o.tryingDelayMs);
   }
 
   private maxForwards(request: IncomingRequestMessage): number {
@@ -609,7 +635,7 @@ export class SipProxy {
       request.method === 'INVITE'
         ? new InviteServerTransaction(request, adapter, user)
         : new NonInviteServerTransaction(request, adapter, user);
-    this.servers.set(key, { tx });
+    this.servers.set(key, { tx, adapter });
     if (tx instanceof InviteServerTransaction)
       retransmitFinalResponse(this.clock, this.timers, transport, tx, adapter, () => this.counters.retransmissions++);
     tx.addStateChangeListener(() => {

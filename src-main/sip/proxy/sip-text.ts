@@ -8,9 +8,12 @@ import { SipProxyMessageError } from './proxy-errors';
 
 export interface ViaEntry {
   readonly raw: string;
+  /** Lower-cased; '' for an entry left unparsed (see viaEntries). */
   readonly host: string;
   readonly port: number | undefined;
   readonly branch: string | undefined;
+  /** False for an entry below the top that could not be ours and was left as text. */
+  readonly parsed: boolean;
 }
 
 /** Splits at commas outside quoted strings, <...> and [...] (RFC 3261 §7.3.1 list form). */
@@ -43,28 +46,57 @@ interface ParsedVia {
 }
 
 /** Per message: its Via entries are read at several steps of one hop, and each grammar pass costs ~50 µs. */
-const viaCache = new WeakMap<IncomingMessage, { maxEntries: number; entries: readonly ViaEntry[] }>();
+const viaCache = new WeakMap<IncomingMessage, { key: string; entries: readonly ViaEntry[] }>();
 
-/** Every Via entry, top first, each checked against sip.js's Via grammar. The message must not change after. */
-export function viaEntries(message: IncomingMessage, maxEntries: number): readonly ViaEntry[] {
+/**
+ * Every Via entry, top first. The top entry is the one parseSipMessage checked (its parsed form is reused);
+ * an entry below it is checked against sip.js's Via grammar only when its text contains `ours` (this proxy's
+ * sent-by: loop detection needs its host and branch) — the others are another element's business, forwarded
+ * as they are, and each grammar pass costs ~50 µs on every hop. The message must not change after.
+ */
+export function viaEntries(message: IncomingMessage, maxEntries: number, ours = ''): readonly ViaEntry[] {
+  const key = `${maxEntries}|${ours}`;
   const cached = viaCache.get(message);
-  if (cached && cached.maxEntries === maxEntries) return cached.entries;
-  const entries = parseViaEntries(message, maxEntries);
-  viaCache.set(message, { maxEntries, entries });
+  if (cached && cached.key === key) return cached.entries;
+  const entries = parseViaEntries(message, maxEntries, ours.toLowerCase());
+  viaCache.set(message, { key, entries });
   return entries;
 }
 
-function parseViaEntries(message: IncomingMessage, maxEntries: number): ViaEntry[] {
+function parseViaEntries(message: IncomingMessage, maxEntries: number, ours: string): ViaEntry[] {
   const out: ViaEntry[] = [];
   for (const line of message.getHeaders('via')) {
     for (const raw of splitHeaderList(line)) {
       if (out.length >= maxEntries) throw new SipProxyMessageError('Via', `more than ${maxEntries} entries`);
+      const top = out.length === 0 ? topVia(message, raw) : undefined;
+      if (top) {
+        out.push({ raw, host: top.host.toLowerCase(), port: top.port, branch: top.branch, parsed: true });
+        continue;
+      }
+      if (out.length > 0 && (ours === '' || !raw.toLowerCase().includes(ours))) {
+        out.push({ raw, host: '', port: undefined, branch: undefined, parsed: false });
+        continue;
+      }
       const parsed = Grammar.parse(raw, 'Via') as ParsedVia | -1;
       if (parsed === -1) throw new SipProxyMessageError('Via', `unparseable entry "${raw.slice(0, 80)}"`);
-      out.push({ raw, host: parsed.host.toLowerCase(), port: parsed.port, branch: parsed.branch });
+      out.push({ raw, host: parsed.host.toLowerCase(), port: parsed.port, branch: parsed.branch, parsed: true });
     }
   }
   return out;
+}
+
+/**
+ * sip.js's parsed top Via, when it is that of `raw` (parseSipMessage makes it so also for a comma-listed line;
+ * a message from elsewhere may carry sip.js's mix of the line's entries, which then gets parsed again).
+ */
+function topVia(message: IncomingMessage, raw: string): ParsedVia | undefined {
+  const via = (message as { via?: Partial<ParsedVia> }).via;
+  if (!via || typeof via.host !== 'string' || via.host === '') return undefined;
+  const text = raw.toLowerCase();
+  if (!text.includes(via.host.toLowerCase())) return undefined;
+  if (via.branch !== undefined && !raw.includes(via.branch)) return undefined;
+  if (via.branch === undefined && /;\s*branch\s*=/i.test(raw)) return undefined;
+  return via as ParsedVia;
 }
 
 export interface RouteEntry {

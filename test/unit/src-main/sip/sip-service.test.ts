@@ -35,6 +35,7 @@ describe('SipService (overlay simulation, 5 peers)', () => {
         clock: sim.clock,
         log,
         now: () => wallNow(sim),
+        proxy: { tryingDelayMs: 0 }, // 100 Trying first in every expectation below
       });
       await s.start();
       services.push(s);

@@ -228,6 +228,8 @@ export function rig(
       },
     },
     localBindings: { lookup: (uri) => bindings.get(uri) ?? [] },
+    // 100 Trying at once, so that every test sees it first (its 200 ms rule has a test of its own).
+    tryingDelayMs: 0,
     ...options,
   });
   (r as { proxy: SipProxy }).proxy = proxy;

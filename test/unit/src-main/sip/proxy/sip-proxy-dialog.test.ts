@@ -59,6 +59,7 @@ function peer(node: Uint8Array, user: string, routes: Map<string, ProxyTarget[]>
   const bindings = new Map<string, LocalBinding[]>();
   const p: Peer = { node, bindings, proxy: undefined as unknown as SipProxy };
   p.proxy = new SipProxy({
+    tryingDelayMs: 0,
     nodeId: node,
     clock: new VirtualClock(),
     ownUser: user,

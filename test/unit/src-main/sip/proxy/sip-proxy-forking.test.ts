@@ -298,6 +298,36 @@ describe('SipProxy best response, end to end', () => {
   });
 });
 
+describe('SipProxy 100 Trying (RFC 3261 §17.2.1)', () => {
+  it('sends no 100 when the first answer comes within 200 ms, and a 100 at 200 ms otherwise', async () => {
+    const r = setup(1, { tryingDelayMs: 200 });
+    const caller = r.localPhone();
+    invite(caller);
+    await settle();
+    const callee = r.remotes.get('t0')!;
+    r.clock.advance(150);
+    callee.respond(lastInvite(callee), 180);
+    await settle();
+    r.clock.advance(100);
+    await settle();
+    expect(caller.statuses('INVITE')).toEqual([180]);
+
+    invite(caller);
+    await settle();
+    r.clock.advance(199);
+    await settle();
+    expect(caller.statuses('INVITE')).toEqual([180]);
+    r.clock.advance(1);
+    await settle();
+    expect(caller.statuses('INVITE')).toEqual([180, 100]);
+    const second = r.remotes.get('t0')!;
+    second.respond(lastInvite(second), 486);
+    await settle();
+    expect(caller.statuses('INVITE')).toEqual([180, 100, 486]);
+    expect(() => rig({ tryingDelayMs: -1 })).toThrow(/tryingDelayMs/);
+  });
+});
+
 describe('SipProxy message hygiene', () => {
   it('answers 400 naming the field to a request whose CSeq method differs', async () => {
     const r = setup(1);
