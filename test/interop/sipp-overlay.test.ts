@@ -10,14 +10,12 @@
  * CANCELled; then those two peers, B's ring neighbours (Node-IDs are chosen so that the ring order is the peer
  * index), are SIGKILLed and calls to B still complete once the ring is repaired.
  */
-import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OverlayDir } from '../../src-main/host/overlay/overlay-dir';
-import { exportIdentity, generateIdentityKeys, issueCertificate } from '../../src-main/reload/identity';
 import { PeerProcess } from '../support/peer-process';
+import { startSipOverlay } from '../support/sip-overlay';
 import {
   freeLoopbackPort,
   latencyStats,
@@ -33,73 +31,6 @@ const A = 1;
 const B = 3;
 const CALLS = 100;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4').bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface SipOverlay {
-  peers: PeerProcess[];
-  /** Each peer's command line (a test may start another peer from one). */
-  args: string[][];
-  /** The local SIP port of each peer that has one. */
-  sipPorts: Map<number, number>;
-}
-
-/**
- * PEERS headless peers on loopback in `dir`, peer 0 the first node: peer i's certificate carries `userOf(i)`
- * and the Node-ID `nodeIdOf(i)`, and the peers in `sipPeers` open a local SIP interface on a free port. Resolves
- * once every peer is ready and every SIP interface is up for its user.
- */
-async function startSipOverlay(
-  dir: string,
-  o: { userOf: (i: number) => string; nodeIdOf: (i: number) => Uint8Array; sipPeers: number[] },
-): Promise<SipOverlay> {
-  const port = await freeUdpPort();
-  const overlay = await OverlayDir.init(join(dir, 'overlay'), {
-    overlay: OVERLAY,
-    bootstrapNodes: [{ address: '127.0.0.1', port }],
-  });
-  const args: string[][] = [];
-  const sipPorts = new Map<number, number>();
-  for (let i = 0; i < PEERS; i++) {
-    const keys = await generateIdentityKeys('ecdsa');
-    const { der } = await issueCertificate({
-      ca: overlay.ca,
-      publicKey: keys.webcrypto.publicKey,
-      userName: `${o.userOf(i)}@${OVERLAY}`,
-      nodeIds: [o.nodeIdOf(i)],
-      overlay: OVERLAY,
-      validDays: 2,
-    });
-    const file = join(dir, `peer${i}.identity`);
-    writeFileSync(file, exportIdentity(keys.privateKey, [der], 'test-password'));
-    writeFileSync(`${file}.password`, 'test-password\n');
-    const a = ['--config', overlay.path('config'), '--identity', file, '--password-file', `${file}.password`];
-    a.push('--host-address', '127.0.0.1', '--status-interval', '0');
-    a.push(...(i === 0 ? ['--first-node', '--listen', `127.0.0.1:${port}`] : ['--listen', '127.0.0.1:0']));
-    if (o.sipPeers.includes(i)) {
-      sipPorts.set(i, await freeLoopbackPort(true));
-      a.push('--sip-port', String(sipPorts.get(i)));
-    }
-    args.push(a);
-  }
-  const peers = [new PeerProcess(args[0]!)];
-  await peers[0]!.event('ready');
-  for (let i = 1; i < PEERS; i++) peers.push(new PeerProcess(args[i]!));
-  await Promise.all(peers.slice(1).map((p) => p.event('ready', 60_000)));
-  for (const [i, sipPort] of sipPorts)
-    expect(await peers[i]!.event('sip')).toMatchObject({
-      uri: `sip:127.0.0.1:${sipPort}`,
-      user: `${o.userOf(i)}@${OVERLAY}`,
-    });
-  return { peers, args, sipPorts };
-}
 
 /**
  * A sipp REGISTER of `user` at the local SIP interface on `sipPort`, sent from the port the UAS then answers on
@@ -136,6 +67,8 @@ describe('sipp through an overlay of 5 peer processes', () => {
   beforeAll(async () => {
     if (!sippVersion()) throw new Error('sipp not found: install Debian sip-tester (.ci/run does)');
     ({ peers, args, sipPorts } = await startSipOverlay(dir, {
+      overlay: OVERLAY,
+      peers: PEERS,
       userOf: (i) => `peer${i}`,
       nodeIdOf: randomNodeId,
       sipPeers: [A, B],
@@ -262,6 +195,8 @@ describe('forking and ring repair through 5 peer processes', () => {
   beforeAll(async () => {
     if (!sippVersion()) throw new Error('sipp not found: install Debian sip-tester (.ci/run does)');
     ({ peers, sipPorts } = await startSipOverlay(dir, {
+      overlay: OVERLAY,
+      peers: PEERS,
       userOf,
       // The first byte orders the ring by peer index; the rest is random.
       nodeIdOf: (i) => Uint8Array.from(randomNodeId(), (byte, j) => (j === 0 ? i * 32 : byte)),

@@ -3,7 +3,7 @@
  * packet came from (`received`) and, when the client asked with a bare `rport`, the source port. Responses
  * then go back to where the request really came from, through NATs and to phones that put a wrong sent-by.
  */
-import { Grammar, type IncomingRequestMessage } from 'sip.js/lib/core/index.js';
+import type { IncomingRequestMessage } from 'sip.js/lib/core/index.js';
 import { firstListSeparator, scanHeaders } from './header-scan';
 import { DEFAULT_SIP_LIMITS, type SipLimits } from './limits';
 
@@ -12,8 +12,19 @@ export interface PacketSource {
   readonly port: number;
 }
 
+interface StampedParm {
+  readonly parm: string;
+  /** The values written, undefined when that parameter is not in the stamped entry. */
+  readonly received: string | undefined;
+  readonly rport: string | undefined;
+}
+
 /** Stamps one via-parm (the value of a single Via entry, without the header name). */
 export function stampViaParm(viaParm: string, source: PacketSource): string {
+  return stampParm(viaParm, source).parm;
+}
+
+function stampParm(viaParm: string, source: PacketSource): StampedParm {
   const params = viaParm.split(';');
   const sentBy = params[0] ?? '';
   const rest = params.slice(1).map((p) => p.trim());
@@ -23,9 +34,11 @@ export function stampViaParm(viaParm: string, source: PacketSource): string {
   const host = /^\s*\S+\s+(\[[^\]]*\]|[^:\s]+)/.exec(sentBy)?.[1]?.replace(/^\[|\]$/g, '') ?? '';
   const stamped = [...kept];
   // RFC 3581 §4: with rport present, received is added even when it equals sent-by.
-  if (hasRport || host.toLowerCase() !== source.address.toLowerCase()) stamped.push(`received=${source.address}`);
-  if (hasRport) stamped.push(`rport=${source.port}`);
-  return [sentBy.trimEnd(), ...stamped].join(';');
+  const received = hasRport || host.toLowerCase() !== source.address.toLowerCase() ? source.address : undefined;
+  if (received !== undefined) stamped.push(`received=${received}`);
+  const rport = hasRport ? String(source.port) : undefined;
+  if (rport !== undefined) stamped.push(`rport=${rport}`);
+  return { parm: [sentBy.trimEnd(), ...stamped].join(';'), received, rport };
 }
 
 /**
@@ -33,8 +46,16 @@ export function stampViaParm(viaParm: string, source: PacketSource): string {
  * everything but that one entry is left byte for byte.
  */
 export function stampTopVia(text: string, source: PacketSource, limits: SipLimits = DEFAULT_SIP_LIMITS): string {
+  return stampTop(text, source, limits)?.text ?? text;
+}
+
+function stampTop(
+  text: string,
+  source: PacketSource,
+  limits: SipLimits,
+): { text: string; value: string; parm: StampedParm } | undefined {
   const via = scanHeaders(text, limits).headers.find((h) => h.name === 'via');
-  if (!via) return text;
+  if (!via) return undefined;
   const line = text.slice(via.start, via.end);
   const colon = line.indexOf(':');
   const value = line
@@ -44,7 +65,9 @@ export function stampTopVia(text: string, source: PacketSource, limits: SipLimit
   const comma = firstListSeparator(value);
   const top = comma < 0 ? value : value.slice(0, comma);
   const tail = comma < 0 ? '' : value.slice(comma);
-  return `${text.slice(0, via.start)}Via: ${stampViaParm(top, source)}${tail}${text.slice(via.end)}`;
+  const parm = stampParm(top, source);
+  const stampedValue = `${parm.parm}${tail}`;
+  return { text: `${text.slice(0, via.start)}Via: ${stampedValue}${text.slice(via.end)}`, value: stampedValue, parm };
 }
 
 /**
@@ -57,15 +80,26 @@ export function stampParsedRequest(
   source: PacketSource,
   limits: SipLimits = DEFAULT_SIP_LIMITS,
 ): string {
-  const stamped = stampTopVia(text, source, limits);
-  const via = scanHeaders(stamped, limits).headers.find((h) => h.name === 'via');
+  const stamped = stampTop(text, source, limits);
   const values = request.headers.Via;
-  if (!via || !values || values.length === 0) return stamped;
-  values[0] = { raw: via.value };
-  const comma = firstListSeparator(via.value);
-  const top = Grammar.parse(comma < 0 ? via.value : via.value.slice(0, comma), 'Via') as unknown;
-  if (top === -1) throw new SyntaxError('stamped top Via does not parse');
-  request.via = top as IncomingRequestMessage['via'];
-  request.data = stamped;
-  return stamped;
+  if (!stamped || !values || values.length === 0) return stamped?.text ?? text;
+  values[0] = { raw: stamped.value };
+  // The parsed top Via says what the stamp wrote (no second grammar pass: ~60 µs per request).
+  const via: Record<string, unknown> = { ...(request.via as unknown as Record<string, unknown>) };
+  delete via.received;
+  delete via.rport;
+  // sip.js files a bare `rport` (no value) among the generic params; the stamped one has a value.
+  const params = via.params as Record<string, unknown> | undefined;
+  if (params && typeof params === 'object') {
+    const rest = { ...params };
+    delete rest.rport;
+    delete rest.received;
+    if (Object.keys(rest).length > 0) via.params = rest;
+    else delete via.params;
+  }
+  if (stamped.parm.received !== undefined) via.received = stamped.parm.received;
+  if (stamped.parm.rport !== undefined) via.rport = stamped.parm.rport;
+  request.via = via as unknown as IncomingRequestMessage['via'];
+  request.data = stamped.text;
+  return stamped.text;
 }

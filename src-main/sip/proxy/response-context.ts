@@ -33,6 +33,8 @@ export interface ContextHost {
   readonly loggerFactory: LoggerFactory;
   readonly clock: Clock;
   readonly sentBy: string;
+  /** Our Via sent-by on a request sent over `transport` (the local interface's address towards phones). */
+  sentByFor(transport: SipTransport): string;
   readonly branchTimeoutMs: number;
   readonly nonInviteTimeoutMs: number;
   readonly cancelGraceMs: number;
@@ -163,7 +165,11 @@ export class ResponseContext {
     }
     b.transport = transport;
     b.branchId = this.host.nextBranch();
-    const request = new ForwardedRequest({ ...b.plan.parts, branch: b.branchId, sentBy: this.host.sentBy });
+    const request = new ForwardedRequest({
+      ...b.plan.parts,
+      branch: b.branchId,
+      sentBy: this.host.sentByFor(transport),
+    });
     b.request = request;
     b.unregister = this.host.registerClient(transport, b.branchId, this.request.method, (r) =>
       b.client?.receiveResponse(r),
@@ -234,7 +240,7 @@ export class ResponseContext {
       ...p,
       method: 'CANCEL',
       branch: b.branchId,
-      sentBy: this.host.sentBy,
+      sentBy: this.host.sentByFor(transport),
       lines: [
         ...p.routes.map((r) => `Route: ${r}`),
         `Max-Forwards: 70`,

@@ -31,7 +31,7 @@ import { findNextHops, peerHost, type NextHop } from './next-hops';
 import { SipProxyMessageError, SipProxyOptionError } from './proxy-errors';
 import type { AliasesOf, LocalBindings, ProxyTarget, TargetConnector, TargetResolver } from './proxy-interfaces';
 import { ResponseContext, type BranchPlan, type ContextHost, type ServerTransaction } from './response-context';
-import { aorOf, headerLines, render, routeEntries, viaEntries, type RouteEntry } from './sip-text';
+import { aorOf, headerLines, render, routeEntries, viaEntries, type RouteEntry, type ViaEntry } from './sip-text';
 import { quietLoggerFactory } from './transaction-io';
 import {
   Afterglow,
@@ -199,6 +199,24 @@ export class SipProxy {
     }
   }
 
+  /**
+   * Our Via sent-by on a request to `transport`. A UA answers to the sent-by, at port 5060 when it names none
+   * (RFC 3261 §18.2.2; baresip does, sipp answers the source port): towards a phone on the local interface it
+   * is the interface's own address and port. Towards peers it is the peer token (responses follow the flow).
+   */
+  private sentByFor(transport: SipTransport): string {
+    const local = this.localRoute;
+    if (transport.party.kind === 'local' && local) return `${local.host}:${local.port ?? 5060}`;
+    return this.sentBy;
+  }
+
+  /** True when a response's top Via entry is one we write (sentByFor). */
+  private isOurVia(top: ViaEntry): boolean {
+    if (top.host === this.sentBy) return true;
+    const local = this.localRoute;
+    return local !== undefined && top.host === local.host.toLowerCase() && (top.port ?? 5060) === (local.port ?? 5060);
+  }
+
   /** The URI this proxy records in Record-Route towards other peers. */
   get recordRouteUri(): string {
     return `sip:${this.sentBy};lr`;
@@ -290,7 +308,7 @@ export class SipProxy {
       return;
     }
     // Responses travel back by the Via stack: the top entry must be ours, naming the client transaction.
-    if (!top || top.host !== this.sentBy || top.branch === undefined || response.method === undefined) {
+    if (!top || !this.isOurVia(top) || top.branch === undefined || response.method === undefined) {
       this.fail('stray-response');
       return;
     }
@@ -609,7 +627,7 @@ export class SipProxy {
     try {
       const transport = hop.kind === 'local' ? hop.binding.transport : await this.connectTarget(hop.target);
       const parts = this.forwardParts(ack, inbound, hop, vias, routes, maxForwards - 1, false, verdict.asserted);
-      const via = `Via: SIP/2.0/${transport.protocol} ${this.sentBy};branch=${this.branches.next(loopHash(ack))}`;
+      const via = `Via: SIP/2.0/${transport.protocol} ${this.sentByFor(transport)};branch=${this.branches.next(loopHash(ack))}`;
       await transport.send(render(`ACK ${hop.ruri.toString()} SIP/2.0`, [via, ...parts.lines], parts.body));
       this.counters.requestsForwarded++;
     } catch {
@@ -680,6 +698,7 @@ export class SipProxy {
       loggerFactory: this.loggerFactory,
       clock: this.clock,
       sentBy: this.sentBy,
+      sentByFor: (transport) => this.sentByFor(transport),
       branchTimeoutMs: this.o.branchTimeoutMs,
       nonInviteTimeoutMs: this.o.nonInviteTimeoutMs,
       cancelGraceMs: this.o.cancelGraceMs,

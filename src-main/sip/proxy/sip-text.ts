@@ -101,24 +101,45 @@ function topVia(message: IncomingMessage, raw: string): ParsedVia | undefined {
 
 export interface RouteEntry {
   readonly raw: string;
+  /** Parsed on first use (SipProxyMessageError when it is no name-addr). */
   readonly uri: URI;
 }
 
 interface ParsedRouteEntry {
-  position: number;
-  offset: number;
   parsed: { uri: URI };
 }
 
-/** Route (or Record-Route) entries in order; sip.js's Record_Route rule is the name-addr list both share. */
+/**
+ * One entry of a Route or Record-Route list. A proxy reads only the first entries (its own, then the next
+ * hop): the rest are forwarded as received, so each is put through sip.js's grammar (~50 µs) only when read.
+ */
+class ListedRoute implements RouteEntry {
+  private parsed: URI | undefined;
+
+  constructor(
+    readonly raw: string,
+    private readonly name: string,
+  ) {}
+
+  get uri(): URI {
+    if (this.parsed) return this.parsed;
+    const entries = Grammar.parse(this.raw, 'Record_Route') as ParsedRouteEntry[] | -1;
+    if (entries === -1 || !Array.isArray(entries) || entries.length !== 1 || !entries[0]?.parsed?.uri)
+      throw new SipProxyMessageError(this.name, `not a name-addr: "${this.raw.slice(0, 80)}"`);
+    this.parsed = entries[0].parsed.uri;
+    return this.parsed;
+  }
+}
+
+/** Route (or Record-Route) entries in order, split at top-level commas; each entry's URI is parsed when read. */
 export function routeEntries(message: IncomingMessage, name: 'route' | 'record-route', max: number): RouteEntry[] {
   const out: RouteEntry[] = [];
   for (const line of message.getHeaders(name)) {
-    const parsed = Grammar.parse(line, 'Record_Route') as ParsedRouteEntry[] | -1;
-    if (parsed === -1 || !Array.isArray(parsed)) throw new SipProxyMessageError(name, 'not a list of name-addr');
-    for (const p of parsed) {
+    const entries = splitHeaderList(line);
+    if (entries.length === 0) throw new SipProxyMessageError(name, 'empty');
+    for (const raw of entries) {
       if (out.length >= max) throw new SipProxyMessageError(name, `more than ${max} entries`);
-      out.push({ raw: line.slice(p.offset, p.position).trim(), uri: p.parsed.uri });
+      out.push(new ListedRoute(raw, name));
     }
   }
   return out;

@@ -71,6 +71,23 @@ describe('Via received/rport (RFC 3581)', () => {
     expect(parsed.via).toMatchObject({ host: '10.0.0.1', port: 5070, received: '127.0.0.1', rport: '40000' });
     expect(parsed.viaBranch).toBe('z9hG4bK-a');
     expect(parsed.data).toBe(text);
+    // Forged received/rport values and other parameters, with and without rport asked for.
+    for (const top of [
+      'SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-f;received=6.6.6.6;rport=1;x=y;lr',
+      'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-g;maddr=10.1.1.1;ttl=3',
+      'SIP/2.0/UDP [::1]:5070;rport;branch=z9hG4bK-h;received=::9',
+    ]) {
+      const req = REQ.replace(/Via: [^,]*,/, `Via: ${top},`);
+      const p2 = parseSipMessage(req) as IncomingRequestMessage;
+      const t2 = stampParsedRequest(p2, req, { address: '127.0.0.1', port: 40001 });
+      // (sip.js's grammar sets host_type from the last address it read, received=…, not from the host: not compared)
+      const { host_type: _ours, ...mine } = p2.via as unknown as Record<string, unknown>;
+      const { host_type: _fresh, ...theirs } = (parseSipMessage(t2) as IncomingRequestMessage).via as unknown as Record<
+        string,
+        unknown
+      >;
+      expect(mine).toEqual(theirs);
+    }
   });
 
   it('adds received only when sent-by differs and rport was not asked for; replaces forged values', () => {

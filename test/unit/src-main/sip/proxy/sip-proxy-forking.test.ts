@@ -409,6 +409,37 @@ describe('SipProxy routing details', () => {
     expect(resolved).toBe(0);
   });
 
+  it('writes the local interface address:port as Via sent-by towards a phone (RFC 3261 §18.2.2), the peer token towards peers', async () => {
+    const r = setup(1, { localRouteUri: 'sip:127.0.0.1:5070' });
+    const device = registerLocal(r, ['sip:carol@ov.test']);
+    const peer = r.overlayPhone('alice@ov.test', nodeId(0x42));
+    const callId = uniq('call');
+    peer.send(
+      request({
+        method: 'INVITE',
+        ruri: 'sip:carol@ov.test',
+        from: ALICE,
+        to: 'sip:carol@ov.test',
+        callId,
+        branch: 'z9hG4bKlocalvia',
+        viaHost: peer.host,
+      }),
+    );
+    await settle();
+    const inv = lastInvite(device);
+    expect(inv.getHeaders('via')[0]).toMatch(/^SIP\/2\.0\/TCP 127\.0\.0\.1:5070;branch=z9hG4bK/);
+    // The phone's answer, sent to that sent-by, is ours: it goes upstream.
+    device.respond(inv, 180);
+    device.respond(inv, 200, { contact: 'sip:carol@127.0.0.1:5099' });
+    await settle();
+    expect(peer.statuses('INVITE')).toEqual([100, 180, 200]);
+    // Towards another peer the Via names this peer.
+    const caller = r.localPhone();
+    invite(caller);
+    await settle();
+    expect(lastInvite(r.remotes.get('t0')!).getHeaders('via')[0]).toContain(`${hostOf(r.node)};branch=z9hG4bK`);
+  });
+
   it('record-routes twice across the local/overlay boundary and strips a Route to its local interface', async () => {
     const r = setup(1, { localRouteUri: 'sip:127.0.0.1:5060;transport=tcp' });
     const caller = r.localPhone();
