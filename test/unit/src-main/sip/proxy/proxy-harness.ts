@@ -247,3 +247,30 @@ export function registerLocal(r: Rig, uris: string[], contact?: string): Phone {
   for (const u of uris) r.bindings.set(u, [...(r.bindings.get(u) ?? []), { transport: proxySide, contact }]);
   return new Phone(uaSide, `${id}.ua.test`);
 }
+
+/** alice calling bob in the tests' overlay `ov.test`. */
+export const ALICE = 'sip:alice@ov.test';
+export const BOB = 'sip:bob@ov.test';
+
+/** Sends a request from ALICE (a UA at 127.0.0.1:5070) to BOB through `caller`; `extra` overrides any field. */
+export function sendAliceToBob(
+  caller: Phone,
+  method: string,
+  callId: string,
+  branch: string,
+  extra: Partial<RequestSpec> = {},
+): void {
+  caller.send(
+    request({
+      method,
+      ruri: BOB,
+      from: ALICE,
+      to: BOB,
+      callId,
+      branch,
+      viaHost: caller.host,
+      contact: 'sip:alice@127.0.0.1:5070',
+      ...extra,
+    }),
+  );
+}

@@ -7,15 +7,16 @@ import {
   registerLocal,
   request,
   rig,
+  sendAliceToBob,
   settle,
+  ALICE,
+  BOB,
   target,
   uniq,
   type Phone,
   type Rig,
 } from './proxy-harness';
 
-const BOB = 'sip:bob@ov.test';
-const ALICE = 'sip:alice@ov.test';
 let current: Rig | undefined;
 
 afterEach(() => {
@@ -38,18 +39,7 @@ function invite(
   branch = `z9hG4bK${uniq('c')}`,
   extra: Partial<Parameters<typeof request>[0]> = {},
 ): string {
-  const text = request({
-    method: 'INVITE',
-    ruri: BOB,
-    from: ALICE,
-    to: BOB,
-    callId,
-    branch,
-    viaHost: caller.host,
-    contact: 'sip:alice@127.0.0.1:5070',
-    ...extra,
-  });
-  caller.send(text);
+  sendAliceToBob(caller, 'INVITE', callId, branch, extra);
   return branch;
 }
 

@@ -4,10 +4,7 @@
  * would have answered it, not taken for a new request or dropped as a stray.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { request, rig, settle, target, nodeId, uniq, type Phone, type Rig } from './proxy-harness';
-
-const BOB = 'sip:bob@ov.test';
-const ALICE = 'sip:alice@ov.test';
+import { BOB, rig, sendAliceToBob, settle, target, nodeId, uniq, type Phone, type Rig } from './proxy-harness';
 let current: Rig | undefined;
 
 afterEach(() => {
@@ -23,19 +20,7 @@ function setup(framing: 'datagram' | 'stream' = 'datagram'): Rig {
 }
 
 function send(caller: Phone, method: string, branch: string, callId: string, extra: { toTag?: string } = {}): void {
-  caller.send(
-    request({
-      method,
-      ruri: BOB,
-      from: ALICE,
-      to: BOB,
-      callId,
-      branch,
-      viaHost: caller.host,
-      contact: 'sip:alice@127.0.0.1:5070',
-      ...extra,
-    }),
-  );
+  sendAliceToBob(caller, method, callId, branch, extra);
 }
 
 async function advance(r: Rig, ms: number): Promise<void> {
