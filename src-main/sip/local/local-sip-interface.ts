@@ -45,6 +45,8 @@ export const LOCAL_SIP_DEFAULTS = Object.freeze({
 
 /** Largest UDP payload over IPv4. */
 const MAX_DATAGRAM = 65_507;
+/** SO_RCVBUF asked for the UDP socket (2 MiB; Linux doubles it, up to net.core.rmem_max). */
+const UDP_RECEIVE_BUFFER = 2 * 1024 * 1024;
 
 export interface LocalSipStatus {
   readonly host: string;
@@ -55,6 +57,8 @@ export interface LocalSipStatus {
   readonly drops: Readonly<Record<string, number>>;
   /** Requests answered with an error response here, by error class. */
   readonly rejected: Readonly<Record<string, number>>;
+  /** The UDP socket's receive buffer as the kernel granted it (bursts beyond it are dropped). */
+  readonly udpReceiveBufferBytes: number;
 }
 
 type Options = Required<Omit<LocalSipInterfaceOptions, 'limits'>> & { limits: SipLimits };
@@ -103,7 +107,9 @@ export class LocalSipInterface {
     for (let attempt = 0; ; attempt++) {
       const tcp = createServer({ pauseOnConnect: false });
       const port = await listen(tcp, o.host, o.port);
-      const udp = createSocket(o.host.includes(':') ? 'udp6' : 'udp4');
+      // A burst of phone traffic while the event loop is busy must not overflow the default ~200 KiB buffer:
+      // a dropped datagram costs a retransmission 500 ms later (the kernel caps this at net.core.rmem_max).
+      const udp = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_RECEIVE_BUFFER });
       try {
         await bind(udp, o.host, port);
         return new LocalSipInterface(o, udp, tcp, port);
@@ -160,6 +166,7 @@ export class LocalSipInterface {
       tcpConnections: this.tcpFlows.size,
       drops: Object.fromEntries(this.drops),
       rejected: Object.fromEntries(this.rejected),
+      udpReceiveBufferBytes: this.udp.getRecvBufferSize(),
     };
   }
 

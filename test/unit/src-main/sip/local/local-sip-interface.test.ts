@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,6 +37,9 @@ describe('LocalSipInterface', () => {
     expect(isLoopbackAddress('10.0.0.1')).toBe(false);
     sip = await LocalSipInterface.start({ port: 0 });
     await expect(sip.flowTo('UDP', '8.8.8.8', 5060)).rejects.toThrow(SipLocalHostError);
+    // It asks for 2 MiB of receive buffer; Linux grants twice what was asked, capped at net.core.rmem_max.
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    expect(sip.status().udpReceiveBufferBytes).toBe(2 * Math.min(2 * 1024 * 1024, rmemMax));
   });
 
   it('presents a UDP source as one flow, stamps received/rport, and expires it when idle', async () => {
