@@ -32,7 +32,6 @@ import { RecordingSipJsTransport, retransmitRequest, unreliable, type SipTimerVa
 export interface ContextHost {
   readonly loggerFactory: LoggerFactory;
   readonly clock: Clock;
-  readonly sentBy: string;
   /** Our Via sent-by on a request sent over `transport` (the local interface's address towards phones). */
   sentByFor(transport: SipTransport): string;
   readonly branchTimeoutMs: number;

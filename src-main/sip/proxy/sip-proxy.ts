@@ -697,7 +697,6 @@ export class SipProxy {
     return {
       loggerFactory: this.loggerFactory,
       clock: this.clock,
-      sentBy: this.sentBy,
       sentByFor: (transport) => this.sentByFor(transport),
       branchTimeoutMs: this.o.branchTimeoutMs,
       nonInviteTimeoutMs: this.o.nonInviteTimeoutMs,
