@@ -20,6 +20,7 @@ import { OverlayDir } from '../src-main/host/overlay/overlay-dir';
 import { exportIdentity, generateIdentityKeys, issueCertificate } from '../src-main/reload/identity';
 import { toHex } from '../src-main/reload/wire';
 import { PeerProcess } from '../test/support/peer-process';
+import { buildPeer } from './lib/build-peer';
 import { barChartSvg } from './lib/chart';
 
 export interface OverlayProcessesBenchOptions {
@@ -941,22 +942,6 @@ function chart(runs: OverlayProcessesBenchResult['runs']): string | undefined {
     }
   }
   return bars.length ? barChartSvg('Overlay of processes: ours vs OpenDHT (ms, log scale)', 'ms', bars) : undefined;
-}
-
-/** Bundles peer-cli.ts (packages external) where Node finds node_modules; PeerProcess then runs that file. */
-function buildPeer(): string {
-  const out = join(process.cwd(), 'node_modules/.cache/reload-bench/peer-cli.mjs');
-  const esbuild = join(process.cwd(), 'node_modules/.bin/esbuild');
-  execFileSync(esbuild, [
-    'src-main/host/peer-cli.ts',
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--packages=external',
-    '--log-level=warning',
-    `--outfile=${out}`,
-  ]);
-  return out;
 }
 
 export async function runOverlayProcessesBench(

@@ -13,7 +13,6 @@
  * pass rule), with the path's processes' memory before and after. Every process is started here and stopped
  * by its pid, also on error; every loop is bounded by call count and timeout.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +31,7 @@ import {
   type SippOptions,
   type SippResult,
 } from '../test/support/sipp';
+import { buildPeer } from './lib/build-peer';
 import { barChartSvg } from './lib/chart';
 
 export interface SipPathContext {
@@ -191,22 +191,6 @@ export function directPath(): SipBenchPath {
       });
     },
   };
-}
-
-/** Bundles peer-cli.ts (packages external) where Node finds node_modules, as bench/overlay-processes.bench.ts:
- * 20 peers start far faster from JavaScript than through tsx. */
-function buildPeer(): string {
-  const out = join(process.cwd(), 'node_modules/.cache/reload-bench/peer-cli.mjs');
-  execFileSync(join(process.cwd(), 'node_modules/.bin/esbuild'), [
-    'src-main/host/peer-cli.ts',
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--packages=external',
-    '--log-level=warning',
-    `--outfile=${out}`,
-  ]);
-  return out;
 }
 
 const OVERLAY = 'sip.example.org';
