@@ -3,6 +3,8 @@
  * - `kamailio`: sipp UAC -> Kamailio (registrar + stateful record-routing proxy, in-memory location table) ->
  *   sipp UAS registered there; the conventional reference.
  * - `direct`: sipp UAC -> sipp UAS, no proxy; the floor.
+ * - `relay-floor`: sipp UAC -> two Node processes that only forward datagrams -> sipp UAS: the floor of the overlay
+ *   path's shape (the caller's and the callee's peer are two Node processes), with no SIP, DTLS or overlay work.
  * - `overlay`: 20 real peer processes on loopback, the UAS registered at peer B's local SIP interface, the UAC
  *   calling the AOR at peer A's: the first call pays lookup + AppAttach + ICE + DTLS, the others reuse the
  *   connection (reported apart, beside issue 11's targets). BENCH_SIP_PATHS=overlay,kamailio runs only those.
@@ -15,7 +17,9 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { OverlayDir } from '../src-main/host/overlay/overlay-dir';
 import { exportIdentity, generateIdentityKeys, issueCertificate } from '../src-main/reload/identity';
 import { Kamailio, kamailioVersion } from '../test/support/kamailio';
@@ -189,6 +193,64 @@ export function directPath(): SipBenchPath {
         detail: '',
         stop: () => Promise.resolve(),
       });
+    },
+  };
+}
+
+/**
+ * sipp calling sipp through `hops` Node processes that only forward datagrams (bench/lib/udp-relay.ts): what any
+ * design pays for passing a call through that many Node processes on this host, before doing any work.
+ */
+export function relayPath(hops = 2): SipBenchPath {
+  if (!(Number.isInteger(hops) && hops >= 1 && hops <= 8)) throw new RangeError(`sip bench: bad relay hops ${hops}`);
+  return {
+    name: hops === 2 ? 'relay-floor' : `relay-${hops}`,
+    description: `sipp UAC → ${hops} Node processes that only forward UDP datagrams → sipp UAS (no SIP, DTLS or overlay work)`,
+    async start(ctx) {
+      const ports: number[] = [];
+      for (let i = 0; i < hops; i++) ports.push(await freeLoopbackPort());
+      const children: ChildProcess[] = [];
+      const stop = async () => {
+        await Promise.all(
+          children.map((c) =>
+            c.exitCode !== null || c.signalCode !== null
+              ? undefined
+              : new Promise<void>((resolve) => {
+                  c.once('exit', () => resolve());
+                  c.kill('SIGTERM');
+                }),
+          ),
+        );
+      };
+      try {
+        // The last relay first, so that every relay's next hop is listening before anything reaches it.
+        for (let i = hops - 1; i >= 0; i--) {
+          const next = i === hops - 1 ? ctx.uasPort : ports[i + 1]!;
+          const child = fork(
+            fileURLToPath(new URL('./lib/udp-relay.ts', import.meta.url)),
+            [String(ports[i]), String(next)],
+            {
+              execArgv: ['--import', 'tsx'],
+              stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+            },
+          );
+          children.push(child);
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('udp relay did not start within 10 s')), 10_000);
+            child.once('message', () => (clearTimeout(timer), resolve()));
+            child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`udp relay exited with ${code}`))));
+          });
+        }
+      } catch (e) {
+        await stop();
+        throw e;
+      }
+      return {
+        target: `${LOOPBACK}:${ports[0]}`,
+        pids: () => children.map((c) => c.pid!).filter(Boolean),
+        detail: `Node ${process.versions.node}`,
+        stop,
+      };
     },
   };
 }
@@ -375,7 +437,9 @@ export async function runSipBench(options: SipBenchOptions = {}): Promise<SipBen
   const only = process.env.BENCH_SIP_PATHS?.split(',').map((x) => x.trim());
   const paths =
     options.paths ??
-    [kamailioPath(4), kamailioPath(1), directPath(), overlayPath(20)].filter((p) => !only || only.includes(p.name));
+    [kamailioPath(4), kamailioPath(1), directPath(), relayPath(2), overlayPath(20)].filter(
+      (p) => !only || only.includes(p.name),
+    );
   if (only && paths.length === 0) throw new RangeError(`sip bench: BENCH_SIP_PATHS names no path: ${only.join(',')}`);
   if (paths.some((p) => p.name.startsWith('kamailio')) && !kamailio)
     throw new Error('kamailio not found: install Debian kamailio (.ci/run does)');
@@ -625,6 +689,7 @@ function report(r: SipBenchResult, o: { calls: number; rate: number; stepSecs: n
     const f = ov.firstCalls180;
     const firstP50 = f?.p50 ?? ov.first180;
     const ovRate = r.maxRate.find((m) => m.path === 'overlay');
+    const relay = r.setup.find((s) => s.path === 'relay-floor');
     const step200 = ovRate?.steps.find((s) => s.target === 200);
     const met = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**NOT met**');
     lines.push(
@@ -634,6 +699,7 @@ function report(r: SipBenchResult, o: { calls: number; rate: number; stepSecs: n
       '| target | bound | overlay | result |',
       '|---|---:|---:|---|',
       `| repeat calls (2nd..${ov.calls}th, over the open connection): INVITE→180 p50 within 1.5× Kamailio's | ${fmt(bound)} ms (1.5 × ${fmt(kam?.inviteTo180.p50)}) | ${fmt(ov.repeat180.p50)} ms (p95 ${fmt(ov.repeat180.p95)}, p99 ${fmt(ov.repeat180.p99)}; INVITE→200 p50 ${fmt(ov.repeat200.p50)}) | ${met(bound !== undefined && ov.repeat180.p50 !== undefined ? ov.repeat180.p50 <= bound : undefined)} |`,
+      `| (context, not a target) the floor of this path's shape: sipp through two Node processes that only forward datagrams (relay-floor) | – | ${relay ? `${fmt(relay.inviteTo180.p50)} ms, which leaves ${fmt(bound !== undefined && relay.inviteTo180.p50 !== undefined ? bound - relay.inviteTo180.p50 : undefined)} ms of the bound for both peers' SIP, DTLS and overlay work` : 'not run'} | – |`,
       f
         ? `| first calls (lookup + AppAttach + ICE + DTLS), one to each of ${f.n} peers: INVITE→180 p50 < 150 ms | 150 ms | ${fmt(f.p50)} ms (p95 ${fmt(f.p95)}, max ${fmt(f.max)}; INVITE→200 p50 ${fmt(ov.firstCalls200?.p50)}; the run's very first call ${fmt(ov.first180)}) | ${met(firstP50 !== undefined ? firstP50 < 150 : undefined)} |`
         : `| first call (lookup + AppAttach + ICE + DTLS): INVITE→180 < 150 ms | 150 ms | ${fmt(ov.first180)} ms (one sample) | ${met(ov.first180 !== undefined ? ov.first180 < 150 : undefined)} |`,
