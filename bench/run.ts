@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { barChartSvg, svgToPng } from './lib/chart';
+import { runAppBench } from './app.bench';
 import { runAttachBench } from './attach.bench';
 import { runLinkBench } from './links.bench';
 import { runOverlaySimBench, type SimBenchResult } from './overlay-sim.bench';
@@ -218,6 +219,21 @@ async function sip(): Promise<void> {
   if (r.failures.length) throw new Error(`sip bench: ${r.failures.join('; ')}`);
 }
 
+async function app(): Promise<void> {
+  console.log('== the app as a peer (browser-mode backends, local and operator overlays)');
+  // BENCH_APP_RUNS (joins per overlay), BENCH_APP_PEERS (headless peers), BENCH_APP_RESTARTS.
+  const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+  const r = await runAppBench({
+    runs: env('BENCH_APP_RUNS'),
+    peers: env('BENCH_APP_PEERS'),
+    restarts: env('BENCH_APP_RESTARTS'),
+  });
+  for (const p of r.pngs) await svgToPng(p.svg, new URL(p.file, results).pathname);
+  await writeFile(new URL('app.md', results), r.markdown);
+  console.log('wrote bench/results/app.md and app.png');
+  if (r.failures.length) throw new Error(`app bench: ${r.failures.join('; ')}`);
+}
+
 await mkdir(results, { recursive: true });
 const only = process.argv[2];
 if (!only || only === 'wire') await wire();
@@ -225,4 +241,6 @@ if (!only || only === 'links') await links();
 if (!only || only === 'overlay') await overlay();
 if (!only || only === 'overlay' || only === 'overlay-processes') await overlayProcesses();
 if (!only || only === 'sip') await sip();
+// Only when named: it needs the build (out/) and a Secret Service (scripts/with-keyring.sh).
+if (only === 'app') await app();
 process.exit(0);

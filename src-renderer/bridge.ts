@@ -9,6 +9,7 @@ import { PRELOAD_GLOBAL } from '../src-shared/ipc/bridge';
 import {
   events,
   isEventName,
+  requestTimeoutMs,
   requests,
   type Channel,
   type EventName,
@@ -29,7 +30,15 @@ import {
 } from '../src-shared/ipc/envelope';
 import { describeIssues, ipcError, ipcErrorFromPayload, issuesOf } from '../src-shared/ipc/errors';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/**
+ * `refused`: the socket closed before it ever opened. The page itself loaded, so the host runs; what it
+ * refuses is this page's token, which belongs to an earlier run (the host makes a new one at every start).
+ */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'refused';
+
+/** What a person is told when the host refuses the page's token. */
+export const STALE_TOKEN_MESSAGE =
+  'This page’s link is from an earlier run of the softphone backend, so the backend refused it. Open the URL the backend printed when it started (`npm run start:web` prints it; it carries a new access token).';
 
 export interface Client {
   request<C extends Channel>(channel: C, payload: RequestOf<C>): Promise<ResponseOf<C>>;
@@ -40,6 +49,7 @@ export interface Client {
 }
 
 export interface ClientOptions {
+  /** Deadline of requests whose contract entry names none (the slow ones, enrollment and joining, do). */
   timeoutMs?: number;
   /** Where contract violations in events are reported; they are never delivered. */
   onViolation?: (message: string) => void;
@@ -68,11 +78,12 @@ export function createClient(transport: BridgeTransport | StatefulTransport, opt
   });
 
   async function request<C extends Channel>(channel: C, payload: RequestOf<C>): Promise<ResponseOf<C>> {
+    const limitMs = requestTimeoutMs(channel, timeoutMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(ipcError('timeout', `${channel}: no answer within ${timeoutMs} ms`, { channel })),
-        timeoutMs,
+        () => reject(ipcError('timeout', `${channel}: no answer within ${limitMs / 1000} s`, { channel })),
+        limitMs,
       );
     });
     let raw: Result;
@@ -123,10 +134,14 @@ export class WebSocketTransport implements StatefulTransport {
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private nextId = 1;
   private current: ConnectionState = 'connecting';
+  private opened = false;
 
   constructor(url: string) {
     this.socket = new WebSocket(url, [BRIDGE_PROTOCOL]);
-    this.socket.addEventListener('open', () => this.setState('open'));
+    this.socket.addEventListener('open', () => {
+      this.opened = true;
+      this.setState('open');
+    });
     this.socket.addEventListener('close', () => this.onClose());
     this.socket.addEventListener('message', (event) => this.onFrame(event.data));
   }
@@ -142,7 +157,7 @@ export class WebSocketTransport implements StatefulTransport {
 
   async request(message: RequestMessage): Promise<Result> {
     if (this.current === 'connecting') await this.settled();
-    if (this.current !== 'open') return closedResult(message.channel);
+    if (this.current !== 'open') return closedResult(this.current, message.channel);
     const id = this.nextId++;
     const frame: ClientFrame = { type: 'request', id, channel: message.channel, payload: message.payload };
     return new Promise<Result>((resolve) => {
@@ -176,10 +191,10 @@ export class WebSocketTransport implements StatefulTransport {
   }
 
   private onClose(): void {
-    this.setState('closed');
+    this.setState(this.opened ? 'closed' : 'refused');
     for (const [id, resolve] of this.pending) {
       this.pending.delete(id);
-      resolve(closedResult());
+      resolve(closedResult(this.current));
     }
   }
 
@@ -211,15 +226,12 @@ export class WebSocketTransport implements StatefulTransport {
   }
 }
 
-function closedResult(channel?: string): Result {
-  return {
-    ok: false,
-    error: {
-      code: 'bridge-closed',
-      message: 'the connection to the softphone backend is closed',
-      ...(channel ? { channel } : {}),
-    },
-  };
+function closedResult(state: ConnectionState, channel?: string): Result {
+  const message =
+    state === 'refused'
+      ? STALE_TOKEN_MESSAGE
+      : 'The connection to the softphone backend is closed: the backend has stopped. Start it again and open the URL it prints.';
+  return { ok: false, error: { code: 'bridge-closed', message, ...(channel ? { channel } : {}) } };
 }
 
 /** Session storage key that keeps the browser-mode token across reloads of the same tab. */

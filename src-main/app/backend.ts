@@ -1,7 +1,8 @@
 /**
  * The composition root of the main-process services. Electron's main process and the browser-mode host
  * both call `createBackend`; everything the renderer can reach goes through the returned dispatcher and
- * event hub. Later issues wire the RELOAD node, the SIP usage and the keychain in here.
+ * event hub. It composes the keychain (one namespace per data folder), the identity side (enrollment,
+ * certificates, overlay discovery) and the app's peer (PeerService: the RELOAD node and the SIP usage).
  */
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,15 @@ import type { Logger } from '../common/logger';
 import { SettingsFile, SettingsFileCorruptError } from './settings/settings-file';
 import { SettingsService } from './settings/settings-service';
 import { ShutdownHooks, type ShutdownOutcome } from './shutdown';
+import type { CredentialStore } from './credentials/credential-store';
+import { openInstallationCredentials } from './credentials/namespaced-store';
+import { APP_ID } from './app-identity';
+import { createIdentityApi } from './identity/identity-manager';
+import type { FetchSettings } from './identity/overlay-offers';
+import { PeerService, type PeerNetworkOptions } from './peer/peer-service';
+
+/** The peer's quit work (handover and Leave) may take this long before the app exits without it. */
+export const PEER_STOP_TIMEOUT_MS = 5_000;
 
 export interface BackendOptions {
   dataDir: string;
@@ -21,8 +31,21 @@ export interface BackendOptions {
   appVersion: string;
   versions: AppInfo['versions'];
   log: Logger;
-  /** Clock for naming set-aside files; injectable for tests. */
+  /** Clock for naming set-aside files, certificates and offers; injectable for tests. */
   now?: () => Date;
+  /**
+   * This installation's keychain (tests pass their own); default: the OS keychain under the app id, each
+   * account prefixed with the data folder's installation id. Rejects with KeychainUnavailableError.
+   */
+  credentials?: () => Promise<CredentialStore>;
+  /** Where the peer listens and which interfaces it uses (tests: loopback). */
+  network?: PeerNetworkOptions;
+  /** The local SIP interface's port for standard SIP phones (0 or absent: none). */
+  sipPort?: number;
+  /** DNS and HTTPS trust for configuration and enrollment servers (tests); the system's otherwise. */
+  fetch?: FetchSettings;
+  /** How long joining may take (default 30 s). */
+  joinTimeoutMs?: number;
 }
 
 export interface Backend {
@@ -31,6 +54,7 @@ export interface Backend {
   readonly events: EventHub;
   readonly shutdownHooks: ShutdownHooks;
   readonly settings: SettingsService;
+  readonly peer: PeerService;
   /** Announce the stop to renderers, then run the shutdown hooks. Idempotent. */
   stop(reason: string): Promise<ShutdownOutcome[]>;
 }
@@ -50,12 +74,48 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     dataDir: options.dataDir,
   };
 
+  const now = options.now ?? (() => new Date());
+  const credentials =
+    options.credentials ?? (() => openInstallationCredentials({ dataDir: options.dataDir, service: APP_ID }));
+  // The identity side calls back into the peer (leave before forgetting): the peer exists by then.
+  const late: { peer?: PeerService } = {};
+  const identity = createIdentityApi({
+    dataDir: options.dataDir,
+    credentials,
+    log: log.child({ component: 'identity' }),
+    ...(options.now ? { now: options.now } : {}),
+    emit: (status) => events.emit('identity.changed', status),
+    beforeForget: async (id) => {
+      if (late.peer?.runningIdentity === id) await late.peer.leave('The identity was forgotten.');
+    },
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const running = new PeerService({
+    identity,
+    log: log.child({ component: 'peer' }),
+    emit: (status) => events.emit('overlay.status', status),
+    network: { ...options.network, ...(options.fetch?.tlsCa ? { tlsCa: options.fetch.tlsCa } : {}) },
+    ...(options.sipPort ? { sipPort: options.sipPort } : {}),
+    ...(options.joinTimeoutMs ? { joinTimeoutMs: options.joinTimeoutMs } : {}),
+    now: () => now().getTime(),
+  });
+  late.peer = running;
+
   const handlers: Handlers = {
     'app.info': () => info,
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
+    ...identity.handlers,
+    'overlay.status': () => running.status(),
+    'overlay.join': () => running.join(),
+    'overlay.leave': () => running.leave(),
   };
   const dispatcher = createDispatcher(handlers, log.child({ component: 'ipc' }));
+  // Hooks run last-added first: the peer leaves before the renewal timer stops.
+  shutdownHooks.add('identity renewal', () => identity.stop());
+  shutdownHooks.add('overlay peer: handover and Leave', () => running.stop(), { timeoutMs: PEER_STOP_TIMEOUT_MS });
+  identity.start();
+  void running.start();
 
   let stopping: Promise<ShutdownOutcome[]> | undefined;
   const stop = (reason: string): Promise<ShutdownOutcome[]> => {
@@ -66,7 +126,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     return stopping;
   };
 
-  return { info, dispatcher, events, shutdownHooks, settings, stop };
+  return { info, dispatcher, events, shutdownHooks, settings, peer: running, stop };
 }
 
 /**

@@ -40,7 +40,7 @@ if (!app.requestSingleInstanceLock()) {
   });
   app.on('before-quit', (event) => {
     if (quitting || !backend) return;
-    // Hold the quit until the services have stopped (later: the overlay Leave), then quit for real.
+    // Hold the quit until the services have stopped (the peer's handover and Leave, at most 5 s), then quit.
     event.preventDefault();
     quitting = true;
     void backend.stop('quit').finally(() => app.quit());

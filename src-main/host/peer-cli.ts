@@ -24,10 +24,10 @@ import {
 import { checkUserName, createSelfSignedIdentity, generateIdentityKeys, UserNameError } from '../reload/identity';
 import { openIdentityFile } from '../app/identity/identity-file-on-disk';
 import { CliUsageError, parseCli, parsePort } from './cli-args';
-import { startLocalPeer, type LocalPeerOptions } from './peer/local-peer';
+import { startLocalPeer, type LocalPeerOptions } from '../app/peer/local-peer';
 import { runPeerControl } from './peer/peer-control';
-import { startPeerRuntime } from './peer/peer-runtime';
-import { followConfiguration } from './peer/config-follow';
+import { startPeerRuntime } from '../app/peer/peer-runtime';
+import { followConfiguration } from '../app/peer/config-follow';
 import { SipLocalPortInUseError } from '../sip/index';
 
 const USAGE = `usage: npm run peer -- --config <url|file> [--identity FILE --password-file FILE | --self-signed]

@@ -6,14 +6,14 @@ export const THEMES = ['system', 'light', 'dark'] as const;
 export const DISPLAY_NAME_MAX = 64;
 
 const displayName = v.pipe(
-  v.string('displayName must be a string'),
+  v.string('Display name must be text'),
   v.trim(),
-  v.maxLength(DISPLAY_NAME_MAX, `displayName must be at most ${DISPLAY_NAME_MAX} characters`),
+  v.maxLength(DISPLAY_NAME_MAX, `Display name must be at most ${DISPLAY_NAME_MAX} characters`),
   // Control characters would end up in SIP From headers and notifications.
-  v.regex(/^[^\p{Cc}]*$/u, 'displayName must not contain control characters'),
+  v.regex(/^[^\p{Cc}]*$/u, 'Display name must not contain control characters (line breaks, tabs)'),
 );
 
-const theme = v.picklist(THEMES, `theme must be one of ${THEMES.join(', ')}`);
+const theme = v.picklist(THEMES, `Choose a theme: ${THEMES.join(', ')}`);
 
 export const SettingsSchema = v.strictObject({
   displayName,

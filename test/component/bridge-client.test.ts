@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, detectTransport, WebSocketTransport } from '../../src-renderer/bridge';
 import type { BridgeTransport } from '../../src-shared/ipc/bridge';
+import { requestTimeoutMs, SLOW_REQUEST_TIMEOUT_MS } from '../../src-shared/ipc/contract';
 import type { EventMessage, Result } from '../../src-shared/ipc/envelope';
 import {
   BridgeUnavailableError,
@@ -52,6 +53,49 @@ describe('typed client', () => {
     await expect(createClient(silent.t, { timeoutMs: 20 }).request('settings.get', {})).rejects.toBeInstanceOf(
       RequestTimeoutError,
     );
+  });
+
+  it('gives slow channels (joining, enrollment) the contract’s longer deadline', async () => {
+    vi.useFakeTimers();
+    try {
+      const status = {
+        state: 'joined',
+        reason: null,
+        since: 1,
+        overlay: 'o',
+        local: true,
+        configuration: null,
+        userName: null,
+        nodeId: null,
+        predecessors: [],
+        successors: [],
+        links: [],
+        storedRecords: 0,
+        storedBytes: 0,
+        steps: [],
+        lastError: null,
+      };
+      const slow = transport(
+        () => new Promise<Result>((resolve) => setTimeout(() => resolve({ ok: true, value: status }), 60_000)),
+      );
+      const client = createClient(slow.t);
+      const joined = client.request('overlay.join', {});
+      const settings = client.request('settings.get', {}).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(30_001);
+      expect(await settings).toBeInstanceOf(RequestTimeoutError);
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(await joined).toMatchObject({ state: 'joined' });
+      expect(requestTimeoutMs('overlay.join', 30_000)).toBe(SLOW_REQUEST_TIMEOUT_MS);
+
+      const silent = transport(() => new Promise<Result>(() => undefined));
+      const enroll = createClient(silent.t)
+        .request('overlay.join', {})
+        .catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(SLOW_REQUEST_TIMEOUT_MS + 1);
+      expect(await enroll).toBeInstanceOf(RequestTimeoutError);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('delivers valid events only and reports the rest', () => {

@@ -3,10 +3,11 @@
  * password in the real OS keychain (Secret Service; run under scripts/with-keyring.sh), load, renew,
  * export and import.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyringCredentialStore } from '../../src-main/app/credentials/keyring-store';
+import { NamespacedCredentialStore } from '../../src-main/app/credentials/namespaced-store';
 import { IdentityModeError, IdentityService } from '../../src-main/app/identity/identity-service';
 import { AccountStore } from '../../src-main/host/enrollment/account-store';
 import { runOverlayCli } from '../../src-main/host/overlay-cli';
@@ -126,5 +127,38 @@ describe('device identity', () => {
       service.enroll({ config, userName: 'erin@elsewhere.example', password: 'a long enough password' }),
     ).rejects.toThrow(UserNameDomainError);
     expect(await service.load(open, `<img/src=x>@${OVERLAY}`)).toBeUndefined();
+  });
+
+  it('forget removes the key, the password and the certificate file', async () => {
+    const open = { ...config, selfSignedPermitted: true, selfSignedDigest: 'sha256' as const };
+    await service.createSelfSigned({ config: open, userName: `gina@${OVERLAY}` });
+    const path = service.certificatePath(OVERLAY, `gina@${OVERLAY}`);
+    await expect(readFile(path, 'utf8')).resolves.toMatch(/BEGIN CERTIFICATE/);
+    await service.forget(OVERLAY, `gina@${OVERLAY}`);
+    expect(await store.get(`identity-key/${OVERLAY}/gina@${OVERLAY}`)).toBeUndefined();
+    await expect(readFile(path, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await service.load(open, `gina@${OVERLAY}`)).toBeUndefined();
+  });
+
+  it('keeps long names within the keychain limit (a digest instead of the names)', async () => {
+    // Overlay name and user name near their limits: `identity-key/<overlay>/<user>` alone is over 256 characters.
+    const overlay = `${'a'.repeat(63)}.${'b'.repeat(63)}.example.org`;
+    const name = `${'m'.repeat(64)}@${overlay}`;
+    const open = { ...config, instanceName: overlay, selfSignedPermitted: true, selfSignedDigest: 'sha256' as const };
+    // Namespaced as the app does it: the prefix must still fit.
+    const namespaced = new IdentityService(new NamespacedCredentialStore(store, randomUUID()), `${dir.path}/long`);
+    const made = await namespaced.createSelfSigned({ config: open, userName: name });
+    expect((await namespaced.load(open, name))?.certificate).toEqual(made.certificate);
+    await namespaced.forget(overlay, name);
+    expect(await namespaced.load(open, name)).toBeUndefined();
+  });
+
+  it('renews a self-signed identity with the same key, so its Node-ID stays', async () => {
+    const open = { ...config, selfSignedPermitted: true, selfSignedDigest: 'sha256' as const };
+    const made = await service.createSelfSigned({ config: open, userName: `hal@${OVERLAY}` });
+    const renewed = await service.renew(made, open);
+    expect(renewed.validated.nodeIds).toEqual(made.validated.nodeIds);
+    expect(renewed.certificate).not.toEqual(made.certificate);
+    await service.forget(OVERLAY, `hal@${OVERLAY}`);
   });
 });

@@ -10,7 +10,7 @@ import { createLogger } from '../../src-main/common/logger';
 import { parseConfigurationDocument, signedConfigurationDocument } from '../../src-main/reload/config';
 import { generateIdentityKeys, issueCertificate } from '../../src-main/reload/identity';
 import { realClock } from '../../src-main/reload/clock';
-import { startPeerRuntime, type PeerRuntime } from '../../src-main/host/peer/peer-runtime';
+import { startPeerRuntime, type PeerRuntime } from '../../src-main/app/peer/peer-runtime';
 import { SipConnections, type SipTransportEvent } from '../../src-main/sip/connections/sip-connections';
 import { makeOverlay, OVERLAY } from '../support/overlay-fixture';
 

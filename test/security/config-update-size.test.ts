@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src-main/common/logger';
 import { OverlayDir } from '../../src-main/host/overlay/overlay-dir';
 import { VirtualClock } from '../../src-main/reload/clock';
-import { followConfiguration } from '../../src-main/host/peer/config-follow';
+import { followConfiguration } from '../../src-main/app/peer/config-follow';
 import {
   acceptConfigurationDocument,
   configurationDocument,

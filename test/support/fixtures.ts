@@ -1,3 +1,4 @@
+import type { CredentialStore } from '../../src-main/app/credentials/credential-store';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,20 @@ export async function testBackend(dataDir: string, log = memoryLogger().log): Pr
     appVersion: '0.0.0-test',
     versions: { node: process.versions.node, electron: null, chrome: null },
     log,
+    // A keychain of its own: tests never touch the OS keychain unless they mean to.
+    credentials: async () => memoryCredentialStore(),
+    network: { host: '127.0.0.1', advertiseHost: '127.0.0.1', hostAddresses: ['127.0.0.1'] },
   });
+}
+
+/** A CredentialStore in a Map (the interface's test double: the real keychain has its own tests). */
+export function memoryCredentialStore(): CredentialStore {
+  const secrets = new Map<string, string>();
+  return {
+    get: async (account) => secrets.get(account),
+    set: async (account, secret) => void secrets.set(account, secret),
+    delete: async (account) => secrets.delete(account),
+  };
 }
 
 /**

@@ -3,9 +3,10 @@
  * of the app on one LAN form one overlay with no server and no configuration (config/local-overlay.ts is the
  * configuration).
  *
- *   1. Browse the overlay's peers for `joinWindowMs`. If any were found, join through them (smallest Node-ID
- *      first, each peer's every address, the others after it); if none was found or none admitted us, form the
- *      overlay alone.
+ *   1. Browse the overlay's peers for `joinWindowMs`, or until `foundGraceMs` after the first one answered (the
+ *      others on a LAN answer the same query within milliseconds), while the member is made. If any were found,
+ *      join through them (smallest Node-ID first, each peer's every address, the others after it); if none was
+ *      found or none admitted us, form the overlay alone.
  *   2. Once in a ring (joined or formed), announce our Node-ID and listening port. Not earlier: a peer that
  *      has not finished joining cannot admit anybody, and two copies started at once then simply form two
  *      one-peer rings that step 3 merges within seconds.
@@ -54,8 +55,10 @@ export interface LocalOverlayMember {
 }
 
 export interface LocalOverlayTiming {
-  /** How long to browse before the first start (join or form). Default 2 s. */
+  /** How long to browse before the first start (join or form) when nobody answers. Default 2 s. */
   joinWindowMs: number;
+  /** Once a peer has answered, how much longer the join window stays open for the others. Default 250 ms. */
+  foundGraceMs: number;
   /** How long the smallest peer waits alone before it rejoins through larger ones. Default 5 s. */
   aloneGraceMs: number;
   /** How long a smaller peer must stay outside our ring before a ring of several moves. Default 15 s. */
@@ -68,6 +71,7 @@ export interface LocalOverlayTiming {
 
 export const DEFAULT_LOCAL_OVERLAY_TIMING: Readonly<LocalOverlayTiming> = {
   joinWindowMs: 2000,
+  foundGraceMs: 250,
   aloneGraceMs: 5000,
   settleMs: 15_000,
   checkIntervalMs: 2000,
@@ -191,6 +195,8 @@ export class LocalOverlay {
   private pending: LocalOverlayMember | undefined;
   private readonly timing: LocalOverlayTiming;
   private readonly clock: Clock;
+  /** Set during the join window: told of every peer found. */
+  private windowWatch: (() => void) | undefined;
   private readonly log: Logger;
   /** Discovered peers by Node-ID: their addresses and when first seen. */
   private readonly known = new Map<string, { addresses: LocalPeer[]; since: number }>();
@@ -246,8 +252,11 @@ export class LocalOverlay {
         (peer) => this.found(peer),
         (peer) => this.gone(peer),
       );
-      await this.sleep(this.timing.joinWindowMs);
-      const member = (this.pending = await this.o.createMember());
+      // The member (endpoint, node) is made while we browse: it does not announce anything before step 2.
+      const making = this.o.createMember();
+      making.catch(() => undefined); // awaited below; a failure must not go unhandled while we still browse
+      await this.joinWindow();
+      const member = (this.pending = await making);
       await this.enter(
         member,
         this.candidates(member.nodeId).map((p) => p.nodeId),
@@ -360,6 +369,7 @@ export class LocalOverlay {
     this.known.set(id, entry);
     // A peer that announces anew (e.g. after its own rejoin, on a new port) deserves another try.
     this.failed.delete(id);
+    this.windowWatch?.();
     if (this.busy) this.recheck = true;
     else if (this.started && !this.stopped) this.schedule(20);
   }
@@ -472,6 +482,25 @@ export class LocalOverlay {
     const soon = this.recheck;
     this.recheck = false;
     this.schedule(soon ? 20 : this.timing.checkIntervalMs);
+  }
+
+  /** Step 1's wait: joinWindowMs, or foundGraceMs after the first peer found, whichever ends first. */
+  private joinWindow(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const whole = this.clock.setTimeout(done, this.timing.joinWindowMs);
+      let grace: TimerHandle | undefined;
+      const ready = () => {
+        if (grace || this.known.size === 0) return;
+        grace = this.clock.setTimeout(done, this.timing.foundGraceMs);
+      };
+      this.windowWatch = ready;
+      ready();
+      function done(): void {
+        whole.cancel();
+        grace?.cancel();
+        resolve();
+      }
+    }).finally(() => (this.windowWatch = undefined));
   }
 
   private sleep(ms: number): Promise<void> {

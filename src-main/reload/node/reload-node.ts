@@ -269,6 +269,8 @@ export class ReloadNode {
     return this.o.nodeId;
   }
 
+  private publication: Promise<'published' | 'failed' | 'not-configured'> | undefined;
+
   /** Our certificate (DER), as the links and the signatures present it. */
   get certificate(): Uint8Array {
     return this.o.certificate;
@@ -289,10 +291,23 @@ export class ReloadNode {
     const kinds = new Set((this.o.kinds ?? []).map((k) => k.id));
     const publish =
       this.o.publishCertificate ?? (kinds.has(KIND_CERTIFICATE_BY_NODE) && kinds.has(KIND_CERTIFICATE_BY_USER));
-    if (publish)
-      void publishCertificate(this.storage, this.o.certificate, this.o.overlayName ?? '', this.ctx.nodeIdLength).catch(
-        (error: Error) => this.o.log.warn('publishing our certificate failed', { error: error.message }),
-      );
+    this.publication = publish
+      ? publishCertificate(this.storage, this.o.certificate, this.o.overlayName ?? '', this.ctx.nodeIdLength).then(
+          () => 'published' as const,
+          (error: Error) => {
+            this.o.log.warn('publishing our certificate failed', { error: error.message });
+            return 'failed' as const;
+          },
+        )
+      : Promise.resolve('not-configured' as const);
+  }
+
+  /**
+   * How storing our certificate in the overlay (CERTIFICATE_BY_USER/NODE, after start) ended: 'published',
+   * 'failed' (logged), or 'not-configured' (the configuration lacks those Kinds). Undefined before start.
+   */
+  get certificatePublication(): Promise<'published' | 'failed' | 'not-configured'> | undefined {
+    return this.publication;
   }
 
   private async join(options: { firstNode?: boolean; bootstrapNodes?: BootstrapAddress[] }): Promise<void> {

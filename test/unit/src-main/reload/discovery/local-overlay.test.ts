@@ -335,6 +335,19 @@ describe('LocalOverlay over a fake LAN', () => {
     expect(a.overlay.counters.rejoins + b.overlay.counters.rejoins).toBe(0);
   });
 
+  it('the join window ends foundGraceMs after the first peer answers; with nobody there it lasts joinWindowMs', async () => {
+    const lan = new FakeLan();
+    const a = peer(lan, 0x30);
+    await lan.run(1900);
+    expect(a.events).toEqual([]); // nobody answered: the whole window
+    await lan.run(200);
+    expect(a.events.map((e) => e.type)).toEqual(['formed']);
+    const b = peer(lan, 0x40);
+    await lan.run(600); // the fake answers after 200 ms, then the default grace (250 ms): well before 2 s
+    expect(b.events.map((e) => e.type)).toEqual(['joined']);
+    expect(lan.rings([a.current(), b.current()])).toEqual([['30', '40']]);
+  });
+
   it('the smallest peer, alone while larger ones sit in a ring, goes to them after its grace; they stay', async () => {
     const lan = new FakeLan();
     const x = peer(lan, 0x40);

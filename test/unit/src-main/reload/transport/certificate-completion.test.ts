@@ -111,6 +111,17 @@ describe('certificates left out of messages, in the overlay', () => {
     expect(completion.counters.fetched).toBe(before + 1);
   });
 
+  it('certificatePublication tells when our certificate is in the overlay, and when the Kinds are not configured', async () => {
+    const sim = await OverlaySimulation.create({ nodes: 6, seed: 34 });
+    expect(sim.nodes[0]!.node.certificatePublication).toBeUndefined();
+    for (let i = 0; i < 6; i++) await sim.start(i);
+    const outcomes = await sim.until(Promise.all(sim.nodes.map((n) => n.node.certificatePublication!)));
+    expect(outcomes).toEqual(Array(6).fill('published'));
+    const off = await OverlaySimulation.create({ nodes: 2, seed: 35, publishCertificates: false });
+    for (let i = 0; i < 2; i++) await off.start(i);
+    expect(await off.until(off.nodes[1]!.node.certificatePublication!)).toBe('not-configured');
+  });
+
   it('without a published certificate the bare request is dropped at the destination', async () => {
     const sim = await OverlaySimulation.create({ nodes: 12, seed: 33, publishCertificates: false });
     for (let i = 0; i < 12; i++) await sim.start(i);

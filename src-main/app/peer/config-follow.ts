@@ -14,6 +14,10 @@ export interface FollowOptions {
   /** The --config value: an https URL to refetch, or a file. */
   source: string;
   log: Logger;
+  /** The overlay's name, which the fetched document must carry (default: the URL's host name). */
+  overlayName?: string;
+  /** Trust anchors for the HTTPS server instead of the system's (tests, the app's FetchSettings). */
+  tlsCa?: (string | Buffer)[];
   /** Injected for tests; fetchConfigurationText otherwise. */
   fetchText?: (url: string) => Promise<string>;
 }
@@ -23,7 +27,14 @@ export function followConfiguration(node: ReloadNode, o: FollowOptions): () => v
   const isUrl = /^https?:\/\//.test(o.source);
   const fetchText =
     o.fetchText ??
-    (async (url: string) => (await fetchConfigurationText({ overlayName: new URL(url).hostname, url })).text);
+    (async (url: string) =>
+      (
+        await fetchConfigurationText({
+          overlayName: o.overlayName ?? new URL(url).hostname,
+          url,
+          ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}),
+        })
+      ).text);
   let fetching = false;
   const checkSize = (document: string | undefined, maxMessageSize: number | undefined) => {
     if (document === undefined || maxMessageSize === undefined || configUpdateFits(document, maxMessageSize)) return;

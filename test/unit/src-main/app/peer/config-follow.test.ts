@@ -1,8 +1,8 @@
 /** The headless peer refetches the configuration from its --config URL when a peer holds a newer one. */
 import { describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../../../src-main/common/logger';
-import { followConfiguration } from '../../../../src-main/host/peer/config-follow';
-import type { ConfigurationStale, ReloadNode } from '../../../../src-main/reload/node';
+import { createLogger } from '../../../../../src-main/common/logger';
+import { followConfiguration } from '../../../../../src-main/app/peer/config-follow';
+import type { ConfigurationStale, ReloadNode } from '../../../../../src-main/reload/node';
 
 function fakeNode() {
   let stale: ((event: ConfigurationStale) => void) | undefined;
