@@ -17,6 +17,7 @@ import type { ConfigurationStale, ReloadNode } from '../../src-main/reload/node'
 import type { OverlayOffer, OverlayStatus } from '../../src-shared/model/overlay';
 import { peerRing, startOperatorOverlay, type OperatorOverlay } from '../support/app-operator-overlay';
 import { memoryCredentialStore } from '../support/fixtures';
+import { pollUntil } from '../support/poll-until';
 
 const OVERLAY = 'app-peer.example.org';
 const PASSWORD = 'correct horse battery staple';
@@ -44,16 +45,6 @@ async function request<T>(b: Backend, channel: string, payload: unknown = {}): P
   const r = await b.dispatcher.dispatch({ channel, payload });
   if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.reason ?? ''} ${r.error.message}`);
   return r.value as T;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('the app joins an operator overlay made with the CLI', () => {
@@ -91,7 +82,7 @@ describe('the app joins an operator overlay made with the CLI', () => {
     });
     nodeId = joined.nodeId!;
     // Every step of onboarding was reported, and all are done once our certificate is stored in the overlay.
-    const done = await until(
+    const done = await pollUntil(
       'every step done',
       async () => {
         const s = await request<OverlayStatus>(backend!, 'overlay.status');
@@ -108,7 +99,7 @@ describe('the app joins an operator overlay made with the CLI', () => {
       'registered',
     ]);
     expect(seen.some((s) => s.state === 'joining')).toBe(true);
-    await until(
+    await pollUntil(
       'both headless peers list the app as a neighbour',
       async () => {
         const rings = await Promise.all(o.peers.map(peerRing));
@@ -143,7 +134,7 @@ describe('the app joins an operator overlay made with the CLI', () => {
       return { installed, stop };
     };
     const trusted = follow([readFileSync(o.caCertFile, 'utf8')]);
-    await until('installed', async () => (trusted.installed.length > 0 ? true : undefined), 10_000);
+    await pollUntil('installed', async () => (trusted.installed.length > 0 ? true : undefined), 10_000);
     expect(trusted.installed[0]).toContain(`instance-name="${OVERLAY}"`);
     trusted.stop();
     // Without the overlay's CA the server is not trusted: nothing is installed.
@@ -160,7 +151,7 @@ describe('the app joins an operator overlay made with the CLI', () => {
     const peer = outcomes.find((x) => x.name.startsWith('overlay peer'));
     expect(peer?.status).toBe('done');
     expect(peer!.ms).toBeLessThan(5_000);
-    await until(
+    await pollUntil(
       'the headless peers drop the app',
       async () => {
         const rings = await Promise.all(o.peers.map(peerRing));

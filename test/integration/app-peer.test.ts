@@ -21,6 +21,7 @@ import { generateIdentityKeys, issueCertificate } from '../../src-main/reload/id
 import type { OverlayStatus } from '../../src-shared/model/overlay';
 import { freeLoopbackPort } from '../support/sipp';
 import { makeOverlay, OVERLAY } from '../support/overlay-fixture';
+import { pollUntil } from '../support/poll-until';
 
 const log = createLogger({ level: 'error' });
 const dirs: string[] = [];
@@ -68,16 +69,6 @@ function statuses(b: Backend): OverlayStatus[] {
   return seen;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('the app as a peer of the local overlay', () => {
   const keychainA = memoryKeychain();
   const dirA = mkdtempSync(join(tmpdir(), 'app-peer-a-'));
@@ -89,7 +80,7 @@ describe('the app as a peer of the local overlay', () => {
 
   it('a new backend has no identity; joining without one is refused', async () => {
     a = await backend(dirA, keychainA);
-    const s = await until('first status', async () => {
+    const s = await pollUntil('first status', async () => {
       const st = await request<OverlayStatus>(a, 'overlay.status');
       return st.state === 'no-identity' ? st : undefined;
     });
@@ -125,7 +116,7 @@ describe('the app as a peer of the local overlay', () => {
     const ringDone = seenA.findIndex((s) => s.steps.find((x) => x.step === 'ring')?.status === 'done');
     expect(linksDone).toBeGreaterThanOrEqual(0);
     expect(linksDone).toBeLessThanOrEqual(ringDone);
-    await until('registered', async () => {
+    await pollUntil('registered', async () => {
       const st = await request<OverlayStatus>(a, 'overlay.status');
       return st.steps.find((x) => x.step === 'registered')?.status === 'done' ? st : undefined;
     });
@@ -135,7 +126,7 @@ describe('the app as a peer of the local overlay', () => {
     const joinedB = await request<OverlayStatus>(b, 'overlay.join');
     const aNode = j1.nodeId!;
     const bNode = joinedB.nodeId!;
-    await until('each a neighbour of the other', async () => {
+    await pollUntil('each a neighbour of the other', async () => {
       const sa = await request<OverlayStatus>(a, 'overlay.status');
       const sb = await request<OverlayStatus>(b, 'overlay.status');
       const nA = [...sa.predecessors, ...sa.successors];
@@ -143,7 +134,7 @@ describe('the app as a peer of the local overlay', () => {
       return nA.includes(bNode) && nB.includes(aNode) ? true : undefined;
     });
     // B's and A's certificates reach B (as the responsible peer or as a replica) once B's publication is done.
-    const sb = await until('B stores records', async () => {
+    const sb = await pollUntil('B stores records', async () => {
       const st = await request<OverlayStatus>(b, 'overlay.status');
       return st.storedRecords > 0 ? st : undefined;
     });
@@ -158,7 +149,7 @@ describe('the app as a peer of the local overlay', () => {
     const left = await request<OverlayStatus>(a, 'overlay.leave');
     expect(left.state).toBe('offline');
     expect(left.reason).toMatch(/left/);
-    await until(
+    await pollUntil(
       'B drops A after its Leave',
       async () => {
         const sb = await request<OverlayStatus>(b, 'overlay.status');
@@ -179,7 +170,7 @@ describe('the app as a peer of the local overlay', () => {
     expect(peerStop!.ms).toBeLessThan(5_000);
     const started = Date.now();
     a = await backend(dirA, keychainA);
-    const s = await until('rejoined', async () => {
+    const s = await pollUntil('rejoined', async () => {
       const st = await request<OverlayStatus>(a, 'overlay.status');
       return st.state === 'joined' ? st : undefined;
     });
@@ -187,7 +178,7 @@ describe('the app as a peer of the local overlay', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     // In B's ring again (at once, or after the local overlay's merge when A formed a ring of its own first).
     const bNode = (await request<OverlayStatus>(b, 'overlay.status')).nodeId!;
-    await until(
+    await pollUntil(
       'A and B neighbours again',
       async () => {
         const sa = await request<OverlayStatus>(a, 'overlay.status');
@@ -204,7 +195,7 @@ describe('the app as a peer of the local overlay', () => {
     const st = await request<{ certificates: { id: string }[] }>(a, 'identity.status');
     expect(st.certificates.map((c) => c.id)).toContain(aId);
     await request(a, 'identity.forget', { id: aId, confirm: true });
-    const s = await until('no-identity', async () => {
+    const s = await pollUntil('no-identity', async () => {
       const x = await request<OverlayStatus>(a, 'overlay.status');
       return x.state === 'no-identity' ? x : undefined;
     });
