@@ -83,7 +83,7 @@ export const USER_ERROR_ADVICE: Record<UserErrorCode, { title: string; action: s
   },
   'identity-file-invalid': {
     title: 'That file is not an identity exported by this app',
-    action: 'Choose the file you exported (it starts with -----BEGIN ENCRYPTED PRIVATE KEY-----).',
+    action: 'Choose the .reload-identity file you exported from Settings → Identity.',
   },
   'wrong-passphrase': {
     title: 'Wrong passphrase',
